@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "Order processing - staff"
+admin.site.site_title = "Order processing"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("sales.api.urls")),
+]

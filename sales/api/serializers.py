@@ -1,0 +1,140 @@
+from collections import Counter
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django_countries import countries
+from rest_framework import serializers
+
+from sales.models import Order, OrderLine, Product
+from sales.services import LineRequest, ShippingAddress
+
+User = get_user_model()
+
+# --- Accounts -------------------------------------------------------------------------------
+
+
+class RegisterSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "password"]
+        read_only_fields = ["id"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        candidate = User(username=attrs["username"], email=attrs["email"])
+        try:
+            validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        return attrs
+
+
+# --- Catalogue ------------------------------------------------------------------------------
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    available = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Product
+        fields = ["sku", "name", "price", "stock_quantity", "is_active", "available"]
+
+
+class ProductUpdateSerializer(ProductSerializer):
+    class Meta(ProductSerializer.Meta):
+        read_only_fields = ["sku"]
+
+
+# --- Orders: input --------------------------------------------------------------------------
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer and nothing else: no "2", no 2.0, no true."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class OrderItemInputSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = StrictIntegerField(min_value=1, max_value=1000)
+
+
+class ShippingAddressSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=100)
+    postal_code = serializers.CharField(max_length=20)
+    country = serializers.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code, e.g. DE.")
+
+    def validate_country(self, value: str) -> str:
+        code = value.upper()
+        if len(code) != 2 or code not in countries:
+            raise serializers.ValidationError(f'"{value}" is not an ISO 3166-1 alpha-2 country code.')
+        return code
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    items = OrderItemInputSerializer(many=True, allow_empty=False, max_length=100)
+    shipping_address = ShippingAddressSerializer()
+
+    def validate_items(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        repeated = sorted(sku for sku, count in Counter(item["sku"] for item in items).items() if count > 1)
+        if repeated:
+            raise serializers.ValidationError(f"Each sku may appear only once; repeated: {', '.join(repeated)}.")
+        return items
+
+    def line_requests(self) -> list[LineRequest]:
+        return [LineRequest(sku=item["sku"], quantity=item["quantity"]) for item in self.validated_data["items"]]
+
+    def shipping(self) -> ShippingAddress:
+        return ShippingAddress(**self.validated_data["shipping_address"])
+
+
+# --- Orders: output -------------------------------------------------------------------------
+
+
+class OrderLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderLine
+        fields = ["sku", "name", "quantity", "unit_price", "line_total"]
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    status_display = serializers.CharField(source="get_status_display")
+    items = OrderLineSerializer(source="lines", many=True)
+    shipping_address = ShippingAddressSerializer()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "status",
+            "status_display",
+            "items",
+            "total",
+            "shipping_address",
+            "created_at",
+            "updated_at",
+            "shipped_at",
+            "delivered_at",
+        ]
+        read_only_fields = fields
+
+
+class UnavailableLineSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    requested = serializers.IntegerField()
+    available = serializers.IntegerField()
+
+
+class OrderUnavailableSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    unavailable = UnavailableLineSerializer(many=True)

@@ -1,0 +1,190 @@
+import hashlib
+import json
+import re
+from typing import Any
+
+import django_filters
+from django.db import IntegrityError
+from django.http import Http404
+from django.urls import reverse
+from rest_framework import generics, mixins, permissions, status, viewsets
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from sales import selectors, services
+from sales.api.serializers import (
+    OrderCreateSerializer,
+    OrderSerializer,
+    ProductSerializer,
+    ProductUpdateSerializer,
+    RegisterSerializer,
+)
+from sales.models import IdempotencyKey, Order, OrderStatus
+
+# --- Accounts -------------------------------------------------------------------------------
+
+
+class RegisterApi(generics.CreateAPIView):
+    serializer_class = RegisterSerializer
+    authentication_classes: list[type] = []
+    permission_classes = [permissions.AllowAny]
+
+    def perform_create(self, serializer: RegisterSerializer) -> None:
+        try:
+            serializer.instance = services.user_register(**serializer.validated_data)
+        except IntegrityError as exc:  # the same name registered twice at the same moment
+            raise ValidationError({"username": ["A user with that username already exists."]}) from exc
+
+
+# --- Catalogue ------------------------------------------------------------------------------
+
+
+class IsStaffOrReadOnly(permissions.BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(
+            request.user
+            and request.user.is_authenticated
+            and (request.method in permissions.SAFE_METHODS or request.user.is_staff)
+        )
+
+
+class ProductViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    permission_classes = [IsStaffOrReadOnly]
+    lookup_field = "sku"
+    lookup_value_regex = "[^/]+"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        return selectors.product_list()
+
+    def get_serializer_class(self) -> type[ProductSerializer]:
+        return ProductUpdateSerializer if self.action == "partial_update" else ProductSerializer
+
+    def perform_create(self, serializer: ProductSerializer) -> None:
+        serializer.instance = services.product_create(**serializer.validated_data)
+
+    def perform_update(self, serializer: ProductSerializer) -> None:
+        serializer.instance = services.product_update(product=serializer.instance, **serializer.validated_data)
+
+
+# --- Orders ---------------------------------------------------------------------------------
+
+
+class OrderFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
+
+    class Meta:
+        model = Order
+        fields = ["status"]
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "A request with this Idempotency-Key is still being processed; retry later."
+    default_code = "idempotency_key_in_progress"
+
+
+class IdempotencyKeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "This Idempotency-Key was already used with a different request body."
+    default_code = "idempotency_key_reused"
+
+
+_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+
+
+def _fingerprint(data: Any) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = OrderSerializer
+    filterset_class = OrderFilter
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self) -> Any:
+        return selectors.order_list_for_customer(customer=self.request.user)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        order = selectors.order_get_for_user(user=request.user, order_id=pk)
+        if order is None:
+            raise Http404
+        return Response(OrderSerializer(order).data)
+
+    def create(self, request: Request) -> Response:
+        serializer = OrderCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record = self._claim_idempotency_key(request)
+        if record is not None and record.state == IdempotencyKey.State.COMPLETED:
+            return self._replay(record)
+        try:
+            order = services.order_place(
+                customer=request.user,
+                lines=serializer.line_requests(),
+                shipping_address=serializer.shipping(),
+                idempotency_key=record,
+            )
+        except services.ProductsUnavailable as exc:
+            body = {
+                "detail": "Some products are not available in the quantity asked for.",
+                "unavailable": [
+                    {"sku": line.sku, "requested": line.requested, "available": line.available} for line in exc.lines
+                ],
+            }
+            if record is not None:
+                services.idempotency_key_complete(record=record, response_status=409, response_body=body)
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        except services.IdempotencyKeyInProgress as exc:  # another request took the key over
+            raise Conflict() from exc
+        except services.UnknownProducts as exc:
+            self._release(record)
+            raise ValidationError({"items": _unknown_sku_errors(serializer, exc.skus)}) from exc
+        except Exception:
+            self._release(record)
+            raise
+        return self._created(order)
+
+    @staticmethod
+    def _release(record: IdempotencyKey | None) -> None:
+        if record is not None:
+            services.idempotency_key_release(record=record)
+
+    def _claim_idempotency_key(self, request: Request) -> IdempotencyKey | None:
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return None
+        if not _IDEMPOTENCY_KEY.fullmatch(key):
+            raise ValidationError({"detail": "Idempotency-Key must be 1 to 255 printable ASCII characters."})
+        try:
+            return services.idempotency_key_claim(user=request.user, key=key, fingerprint=_fingerprint(request.data))
+        except services.IdempotencyKeyMismatch as exc:
+            raise IdempotencyKeyReused() from exc
+        except services.IdempotencyKeyInProgress as exc:
+            raise Conflict() from exc
+
+    def _replay(self, record: IdempotencyKey) -> Response:
+        if record.order_id:
+            order = selectors.order_get_for_user(user=self.request.user, order_id=record.order_id)
+            return self._created(order)
+        return Response(record.response_body, status=record.response_status)
+
+    def _created(self, order: Order) -> Response:
+        location = reverse("order-detail", kwargs={"pk": order.id})
+        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+
+def _unknown_sku_errors(serializer: OrderCreateSerializer, skus: list[str]) -> list[dict[str, list[str]]]:
+    """Field errors in DRF's shape for a list: one entry per item, empty where it is fine."""
+    unknown = set(skus)
+    return [
+        {"sku": [f'Unknown product "{item["sku"]}".']} if item["sku"] in unknown else {}
+        for item in serializer.validated_data["items"]
+    ]

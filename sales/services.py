@@ -1,0 +1,287 @@
+"""Sales business logic. Every write of the sales department goes through a function here."""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
+
+from sales.models import IdempotencyKey, Order, OrderLine, OrderStatus, OrderStatusChange, Product
+
+logger = logging.getLogger(__name__)
+
+
+# --- Accounts -------------------------------------------------------------------------------
+
+
+def user_register(*, username: str, email: str, password: str) -> AbstractBaseUser:
+    """A new customer account; the password has passed Django's validators already."""
+    user = get_user_model().objects.create_user(username=username, email=email, password=password)
+    logger.info("user registered user_id=%s", user.pk)
+    return user
+
+
+# --- Catalogue ------------------------------------------------------------------------------
+
+
+def product_create(*, sku: str, name: str, price: Decimal, stock_quantity: int, is_active: bool = True) -> Product:
+    return Product.objects.create(sku=sku, name=name, price=price, stock_quantity=stock_quantity, is_active=is_active)
+
+
+def product_update(*, product: Product, **fields: Any) -> Product:
+    """Change ``name``, ``price``, ``stock_quantity`` or ``is_active``; the sku is the identity."""
+    for name, value in fields.items():
+        setattr(product, name, value)
+    product.save(update_fields=[*fields, "updated_at"])
+    return product
+
+
+# --- Placing orders -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ShippingAddress:
+    name: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+    line2: str = ""
+
+
+@dataclass(frozen=True)
+class UnavailableLine:
+    sku: str
+    requested: int
+    available: int
+
+
+class UnknownProducts(Exception):
+    def __init__(self, skus: Sequence[str]) -> None:
+        super().__init__(f"Unknown products: {', '.join(skus)}")
+        self.skus = list(skus)
+
+
+class ProductsUnavailable(Exception):
+    def __init__(self, lines: Sequence[UnavailableLine]) -> None:
+        super().__init__(f"Not available: {', '.join(line.sku for line in lines)}")
+        self.lines = list(lines)
+
+
+class IdempotencyKeyInProgress(Exception):
+    """Another request with the same key is still running."""
+
+
+class IdempotencyKeyMismatch(Exception):
+    """The key was first used with a different request body."""
+
+
+def order_place(
+    *,
+    customer: AbstractBaseUser,
+    lines: Sequence[LineRequest],
+    shipping_address: ShippingAddress,
+    idempotency_key: IdempotencyKey | None = None,
+) -> Order:
+    """Take the stock and create the order, all in one transaction, or change nothing.
+
+    Preconditions: ``lines`` is not empty and names each sku once (the API validates both).
+    Raises UnknownProducts or ProductsUnavailable, after which nothing is stored. With an
+    ``idempotency_key`` claimed by ``idempotency_key_claim``, the key is completed in the
+    same transaction, so a crash can never leave an order whose key would let a retry
+    place a second one.
+    """
+    skus = sorted(line.sku for line in lines)
+    with transaction.atomic():
+        # Lock the rows in sku order: two orders for the same products queue up instead of
+        # deadlocking. The rows also give us names and prices for the lines.
+        products = {
+            product.sku: product for product in Product.objects.select_for_update().filter(sku__in=skus).order_by("sku")
+        }
+        unknown = [line.sku for line in lines if line.sku not in products]
+        if unknown:
+            raise UnknownProducts(unknown)
+
+        # The check and the decrement are one conditional write: a row is updated only if
+        # it is active and has enough stock, whatever else is running.
+        wanted = Case(*(When(sku=line.sku, then=Value(line.quantity)) for line in lines))
+        taken = Product.objects.filter(sku__in=skus, is_active=True, stock_quantity__gte=wanted).update(
+            stock_quantity=F("stock_quantity") - wanted, updated_at=timezone.now()
+        )
+        if taken != len(lines):
+            raise ProductsUnavailable(_unavailable_lines(lines, products))
+
+        order_lines = [
+            OrderLine(
+                product=products[line.sku],
+                sku=line.sku,
+                name=products[line.sku].name,
+                quantity=line.quantity,
+                unit_price=products[line.sku].price,
+                line_total=products[line.sku].price * line.quantity,
+            )
+            for line in lines
+        ]
+        order = Order.objects.create(
+            customer=customer,
+            total=sum((line.line_total for line in order_lines), Decimal("0.00")),
+            shipping_name=shipping_address.name,
+            shipping_line1=shipping_address.line1,
+            shipping_line2=shipping_address.line2,
+            shipping_city=shipping_address.city,
+            shipping_postal_code=shipping_address.postal_code,
+            shipping_country=shipping_address.country,
+        )
+        for order_line in order_lines:
+            order_line.order = order
+        OrderLine.objects.bulk_create(order_lines)
+        OrderStatusChange.objects.create(
+            order=order,
+            from_status="",
+            to_status=OrderStatus.PENDING_SHIPMENT,
+            source="api",
+            reason="order placed",
+            occurred_at=order.created_at,
+        )
+        if idempotency_key is not None:
+            idempotency_key_complete(record=idempotency_key, response_status=201, order_id=order.id)
+    logger.info("order placed order_id=%s lines=%d total=%s", order.id, len(order_lines), order.total)
+    return order
+
+
+def _unavailable_lines(lines: Sequence[LineRequest], products: dict[str, Product]) -> list[UnavailableLine]:
+    # The rows are still locked by this transaction, so these figures are the current ones.
+    result = []
+    for line in lines:
+        product = products[line.sku]
+        available = product.stock_quantity if product.is_active else 0
+        if available < line.quantity:
+            result.append(UnavailableLine(sku=line.sku, requested=line.quantity, available=available))
+    return result
+
+
+# --- Order status ---------------------------------------------------------------------------
+
+_STATUS_RANK = {OrderStatus.PENDING_SHIPMENT: 0, OrderStatus.SHIPPED: 1, OrderStatus.DELIVERED: 2}
+
+
+def order_status_advance(
+    *, order_id: str, status: str, occurred_at: datetime, source: str, reason: str = ""
+) -> OrderStatusChange | None:
+    """Move an order forward to ``status`` (shipped or delivered) and record the step.
+
+    Status only moves forward: a late or repeated update changes nothing and returns None.
+    A "delivered" that arrives before "shipped" moves the order straight to delivered and
+    sets both times. Raises Order.DoesNotExist for an unknown order. Runs in its own
+    transaction, or in the caller's when there is one (a message consumer records its
+    inbox row in the same transaction).
+    """
+    target = OrderStatus(status)
+    if target == OrderStatus.PENDING_SHIPMENT:
+        raise ValueError("An order cannot be moved back to pending shipment.")
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(id=order_id)
+        if _STATUS_RANK[OrderStatus(order.status)] >= _STATUS_RANK[target]:
+            return None
+        change = OrderStatusChange.objects.create(
+            order=order,
+            from_status=order.status,
+            to_status=target,
+            source=source,
+            reason=reason,
+            occurred_at=occurred_at,
+        )
+        order.status = target
+        order.shipped_at = order.shipped_at or occurred_at
+        if target == OrderStatus.DELIVERED:
+            order.delivered_at = occurred_at
+        order.save(update_fields=["status", "shipped_at", "delivered_at", "updated_at"])
+    logger.info("order status changed order_id=%s from=%s to=%s", order_id, change.from_status, target)
+    return change
+
+
+# --- Idempotency keys -----------------------------------------------------------------------
+
+
+def idempotency_key_claim(*, user: AbstractBaseUser, key: str, fingerprint: str) -> IdempotencyKey:
+    """Claim ``key`` for a request, or return the completed record of its first use.
+
+    Raises IdempotencyKeyMismatch when the key was used with another body, and
+    IdempotencyKeyInProgress while the first request still runs. A key whose request died
+    (left in progress past IDEMPOTENCY_KEY_LOCK_TIMEOUT) is taken over.
+    """
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(user=user, key=key, request_fingerprint=fingerprint, locked_at=now)
+    except IntegrityError:
+        pass
+    record = IdempotencyKey.objects.filter(user=user, key=key).first()
+    if record is None:  # released between our insert and this read: the other request failed
+        raise IdempotencyKeyInProgress()
+    if record.request_fingerprint != fingerprint:
+        raise IdempotencyKeyMismatch()
+    if record.state == IdempotencyKey.State.COMPLETED:
+        return record
+    taken_over = IdempotencyKey.objects.filter(
+        pk=record.pk,
+        state=IdempotencyKey.State.IN_PROGRESS,
+        locked_at__lt=now - settings.IDEMPOTENCY_KEY_LOCK_TIMEOUT,
+    ).update(locked_at=now)
+    if not taken_over:
+        raise IdempotencyKeyInProgress()
+    record.locked_at = now
+    return record
+
+
+def idempotency_key_complete(
+    *, record: IdempotencyKey, response_status: int, response_body: Any = None, order_id: str = ""
+) -> None:
+    """Store the answer of the request holding ``record``.
+
+    Raises IdempotencyKeyInProgress if another request has taken the key over meanwhile;
+    called inside ``order_place``'s transaction, that rolls the order back.
+    """
+    completed = IdempotencyKey.objects.filter(
+        pk=record.pk, state=IdempotencyKey.State.IN_PROGRESS, locked_at=record.locked_at
+    ).update(
+        state=IdempotencyKey.State.COMPLETED,
+        response_status=response_status,
+        response_body=response_body,
+        order_id=order_id,
+    )
+    if not completed:
+        raise IdempotencyKeyInProgress()
+    record.state = IdempotencyKey.State.COMPLETED
+    record.response_status = response_status
+    record.response_body = response_body
+    record.order_id = order_id
+
+
+def idempotency_key_release(*, record: IdempotencyKey) -> None:
+    """Forget a claim whose request stored nothing (bad input, a crash): the key is free again."""
+    IdempotencyKey.objects.filter(
+        pk=record.pk, state=IdempotencyKey.State.IN_PROGRESS, locked_at=record.locked_at
+    ).delete()
+
+
+def idempotency_keys_purge(*, now: datetime | None = None) -> int:
+    """Delete the keys older than IDEMPOTENCY_KEY_TTL; returns how many went."""
+    cutoff = (now or timezone.now()) - settings.IDEMPOTENCY_KEY_TTL
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    logger.info("idempotency keys purged count=%d", deleted)
+    return deleted

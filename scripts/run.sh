@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the whole system on this machine: web, workers and beat (the Procfile), with demo data.
+# SQLite unless DATABASE_URL says otherwise; a private Redis unless REDIS_URL says otherwise.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_venv
+ensure_redis "${REDIS_PORT:-6390}"
+
+# Runs like production (DEBUG off), so it needs secrets: made once, kept in .run/.
+for name in DJANGO_SECRET_KEY MESSAGE_SIGNING_KEY; do
+  file="$RUN_DIR/$(echo "$name" | tr 'A-Z' 'a-z')"
+  [ -s "$file" ] || python -c 'import secrets; print(secrets.token_urlsafe(50))' >"$file"
+  [ -n "${!name:-}" ] || export "$name=$(cat "$file")"
+done
+export PORT=${PORT:-8000}
+
+python manage.py migrate --noinput
+python manage.py collectstatic --noinput >/dev/null
+python manage.py seed_demo
+say "starting web on http://127.0.0.1:$PORT (API under /api/, admin at /admin/), workers and beat"
+exec honcho start

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: lint, then pytest against a real PostgreSQL and a real Redis
+# (throwaway servers on loopback unless DATABASE_URL / REDIS_URL are given).
+# Extra arguments go to pytest, e.g. scripts/test.sh -k orders -x
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_venv
+ensure_postgres "${PG_PORT:-54329}"
+ensure_redis "${REDIS_PORT:-6391}"
+
+say "lint: ruff"
+ruff check .
+ruff format --check .
+say "tests: pytest"
+python -m pytest "$@"

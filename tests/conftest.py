@@ -1,0 +1,60 @@
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from tests.factories import CustomerFactory, ProductFactory, StaffFactory
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _real_postgresql(django_db_setup, django_db_blocker):
+    # The suite's guarantees (row locks, constraints, concurrency) are PostgreSQL's.
+    with django_db_blocker.unblock():
+        assert connection.vendor == "postgresql", "the tests run on PostgreSQL: set DATABASE_URL or use make test"
+
+
+def bearer_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def customer(db):
+    return CustomerFactory()
+
+
+@pytest.fixture
+def staff(db):
+    return StaffFactory()
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def customer_client(customer) -> APIClient:
+    return bearer_client(customer)
+
+
+@pytest.fixture
+def staff_client(staff) -> APIClient:
+    return bearer_client(staff)
+
+
+@pytest.fixture
+def mug(db):
+    return ProductFactory(sku="MUG-1", name="Enamel mug", price="12.50", stock_quantity=10)
+
+
+@pytest.fixture
+def tee(db):
+    return ProductFactory(sku="TEE-M", name="T-shirt M", price="19.99", stock_quantity=5)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 is slow on purpose; the tests need hashing to work, not to be costly.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,89 @@
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from sales.models import IdempotencyKey, Order, OrderLine, OrderStatus, OrderStatusChange, Product
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.django.Password(PASSWORD)
+
+
+class CustomerFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"customer{n}")
+
+
+class StaffFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"staff{n}")
+    is_staff = True
+    is_superuser = True
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    sku = factory.Sequence(lambda n: f"SKU-{n}")
+    name = factory.Sequence(lambda n: f"Product {n}")
+    price = Decimal("10.00")
+    stock_quantity = 100
+    is_active = True
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Order
+
+    customer = factory.SubFactory(CustomerFactory)
+    status = OrderStatus.PENDING_SHIPMENT
+    total = Decimal("0.00")
+    shipping_name = "Ada Lovelace"
+    shipping_line1 = "Hauptstraße 1"
+    shipping_city = "Berlin"
+    shipping_postal_code = "10115"
+    shipping_country = "DE"
+
+
+class OrderLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrderLine
+
+    order = factory.SubFactory(OrderFactory)
+    product = factory.SubFactory(ProductFactory)
+    sku = factory.SelfAttribute("product.sku")
+    name = factory.SelfAttribute("product.name")
+    quantity = 1
+    unit_price = factory.SelfAttribute("product.price")
+    line_total = factory.LazyAttribute(lambda line: line.unit_price * line.quantity)
+
+
+class OrderStatusChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrderStatusChange
+
+    order = factory.SubFactory(OrderFactory)
+    from_status = ""
+    to_status = OrderStatus.PENDING_SHIPMENT
+    source = "api"
+    occurred_at = factory.LazyFunction(timezone.now)
+
+
+class IdempotencyKeyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IdempotencyKey
+
+    user = factory.SubFactory(CustomerFactory)
+    key = factory.Sequence(lambda n: f"key-{n}")
+    request_fingerprint = "0" * 64
+    locked_at = factory.LazyFunction(timezone.now)
