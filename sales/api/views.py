@@ -100,7 +100,7 @@ class IdempotencyKeyReused(APIException):
 _IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
 
-def _fingerprint(data: Any) -> str:
+def request_fingerprint(data: Any) -> str:
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -164,7 +164,9 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         if not _IDEMPOTENCY_KEY.fullmatch(key):
             raise ValidationError({"detail": "Idempotency-Key must be 1 to 255 printable ASCII characters."})
         try:
-            return services.idempotency_key_claim(user=request.user, key=key, fingerprint=_fingerprint(request.data))
+            return services.idempotency_key_claim(
+                user=request.user, key=key, fingerprint=request_fingerprint(request.data)
+            )
         except services.IdempotencyKeyMismatch as exc:
             raise IdempotencyKeyReused() from exc
         except services.IdempotencyKeyInProgress as exc:
@@ -181,10 +183,11 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED, headers={"Location": location})
 
 
-def _unknown_sku_errors(serializer: OrderCreateSerializer, skus: list[str]) -> list[dict[str, list[str]]]:
-    """Field errors in DRF's shape for a list: one entry per item, empty where it is fine."""
+def _unknown_sku_errors(serializer: OrderCreateSerializer, skus: list[str]) -> dict[str, dict[str, list[str]]]:
+    """Field errors in DRF's shape for a list: keyed by the position of each bad item."""
     unknown = set(skus)
-    return [
-        {"sku": [f'Unknown product "{item["sku"]}".']} if item["sku"] in unknown else {}
-        for item in serializer.validated_data["items"]
-    ]
+    return {
+        str(index): {"sku": [f'Unknown product "{item["sku"]}".']}
+        for index, item in enumerate(serializer.validated_data["items"])
+        if item["sku"] in unknown
+    }

@@ -1,0 +1,58 @@
+"""The process must refuse to start in production without its secrets."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "PATH": os.environ["PATH"],
+    "DJANGO_SECRET_KEY": "a-production-secret-key",
+    "MESSAGE_SIGNING_KEY": "a-production-signing-key",
+    "DATABASE_URL": "postgres://u:p@db.internal:5432/orders",
+}
+
+
+def run_django(env: dict[str, str], code: str = "print(s.DEBUG)") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", f"from django.conf import settings as s; {code}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "MESSAGE_SIGNING_KEY"])
+def test_production_refuses_to_start_without_a_secret(missing):
+    env = {name: value for name, value in PRODUCTION.items() if name != missing}
+
+    result = run_django(env)
+
+    assert result.returncode == 1
+    assert f"ImproperlyConfigured: {missing} must be set when DJANGO_DEBUG is off." in result.stderr
+
+
+def test_production_starts_with_its_secrets():
+    result = run_django(PRODUCTION)
+
+    assert (result.returncode, result.stdout) == (0, "False\n")
+
+
+def test_debug_mode_starts_without_secrets():
+    result = run_django({"PATH": os.environ["PATH"], "DJANGO_DEBUG": "1"})
+
+    assert (result.returncode, result.stdout) == (0, "True\n")
+
+
+def test_settings_follow_the_environment():
+    env = {**PRODUCTION, "DJANGO_ALLOWED_HOSTS": "shop.example.com,api.example.com", "REDIS_URL": "redis://r:6379/2"}
+    code = "print(s.ALLOWED_HOSTS, s.CELERY_BROKER_URL, s.DATABASES['default']['HOST'], s.DATABASES['default']['NAME'])"
+
+    result = run_django(env, code)
+
+    assert result.stdout == "['shop.example.com', 'api.example.com'] redis://r:6379/2 db.internal orders\n"

@@ -1,0 +1,162 @@
+import pytest
+from django.test import Client
+
+from sales.models import Product
+from tests.factories import (
+    CustomerFactory,
+    IdempotencyKeyFactory,
+    OrderFactory,
+    OrderLineFactory,
+    OrderStatusChangeFactory,
+    ProductFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_(staff) -> Client:
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def order():
+    line = OrderLineFactory(order__customer=CustomerFactory(username="grace", email="grace@navy.mil"))
+    OrderStatusChangeFactory(order=line.order)
+    return line.order
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/",
+        "/admin/sales/product/",
+        "/admin/sales/product/?q=MUG",
+        "/admin/sales/product/?is_active__exact=1",
+        "/admin/sales/product/add/",
+        "/admin/sales/order/",
+        "/admin/sales/order/?status__exact=pending_shipment",
+        "/admin/sales/order/?created_at__year=2026",
+        "/admin/sales/order/?shipping_country=DE",
+        "/admin/sales/idempotencykey/",
+        "/admin/sales/idempotencykey/?state__exact=completed",
+    ],
+)
+def test_staff_pages_render(admin_client_, order, mug, path):
+    response = admin_client_.get(path)
+
+    assert response.status_code == 200
+
+
+def test_product_change_form_renders(admin_client_, mug):
+    response = admin_client_.get(f"/admin/sales/product/{mug.pk}/change/")
+
+    assert response.status_code == 200
+    assert b"MUG-1" in response.content
+
+
+def test_order_page_shows_lines_history_and_total(admin_client_, order):
+    response = admin_client_.get(f"/admin/sales/order/{order.pk}/change/")
+
+    content = response.content.decode()
+    line = order.lines.get()
+    assert response.status_code == 200
+    assert order.id in content
+    assert line.sku in content
+    assert "Pending Shipment" in content
+    assert "history" in content.lower()
+
+
+@pytest.mark.parametrize("query", ["grace", "grace@navy.mil"])
+def test_orders_are_found_by_customer(admin_client_, order, query):
+    OrderFactory()
+
+    response = admin_client_.get("/admin/sales/order/", {"q": query})
+
+    assert list(response.context["cl"].result_list) == [order]
+
+
+def test_orders_are_found_by_id(admin_client_, order):
+    OrderFactory()
+
+    response = admin_client_.get("/admin/sales/order/", {"q": order.id})
+
+    assert list(response.context["cl"].result_list) == [order]
+
+
+def test_orders_filter_by_status(admin_client_, order):
+    shipped = OrderFactory(status="shipped")
+
+    response = admin_client_.get("/admin/sales/order/", {"status__exact": "shipped"})
+
+    assert list(response.context["cl"].result_list) == [shipped]
+
+
+def test_orders_are_read_only(admin_client_, order):
+    response = admin_client_.post(f"/admin/sales/order/{order.pk}/change/", {"status": "delivered", "total": "0"})
+
+    order.refresh_from_db()
+    assert response.status_code == 403
+    assert order.status == "pending_shipment"
+
+
+def test_staff_edits_stock_in_the_changelist(admin_client_):
+    product = ProductFactory(sku="MUG-1", stock_quantity=3)
+
+    response = admin_client_.post(
+        "/admin/sales/product/",
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": str(product.pk),
+            "form-0-stock_quantity": "40",
+            "form-0-is_active": "on",
+            "_save": "Save",
+        },
+    )
+
+    product.refresh_from_db()
+    assert response.status_code == 302
+    assert product.stock_quantity == 40
+
+
+def test_staff_adds_a_product(admin_client_):
+    response = admin_client_.post(
+        "/admin/sales/product/add/",
+        {"sku": "NEW-1", "name": "New thing", "price": "3.00", "stock_quantity": "9", "is_active": "on"},
+    )
+
+    product = Product.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/sales/product/"
+    assert (product.sku, product.name, product.stock_quantity) == ("NEW-1", "New thing", 9)
+
+
+def test_sku_is_read_only_once_set(admin_client_, mug):
+    admin_client_.post(
+        f"/admin/sales/product/{mug.pk}/change/",
+        {"sku": "RENAMED", "name": "Enamel mug", "price": "12.50", "stock_quantity": "10", "is_active": "on"},
+    )
+
+    assert Product.objects.get().sku == "MUG-1"
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/sales/order/", "/admin/sales/product/"])
+def test_non_staff_are_sent_to_the_login(customer, order, path):
+    client = Client()
+    client.force_login(customer)
+
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_idempotency_key_page_renders(admin_client_):
+    record = IdempotencyKeyFactory()
+
+    response = admin_client_.get(f"/admin/sales/idempotencykey/{record.pk}/change/")
+
+    assert response.status_code == 200
