@@ -9,8 +9,9 @@ ensure_venv
 ensure_postgres "${PG_PORT:-54329}"
 ensure_redis "${REDIS_PORT:-6391}"
 
-say "lint: ruff"
+say "lint: ruff, import-linter"
 ruff check .
 ruff format --check .
+lint-imports
 say "tests: pytest"
 python -m pytest "$@"
