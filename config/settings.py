@@ -29,6 +29,8 @@ def _secret(name: str) -> str:
 
 SECRET_KEY = _secret("DJANGO_SECRET_KEY")
 MESSAGE_SIGNING_KEY = _secret("MESSAGE_SIGNING_KEY")
+# During a key rotation: the previous key(s), still accepted on incoming messages.
+MESSAGE_SIGNING_OLD_KEYS = env.list("MESSAGE_SIGNING_OLD_KEYS", default=[])
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
@@ -44,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "django_celery_beat",
+    "config.messaging",
     "sales",
     "delivery",
 ]
@@ -142,6 +145,23 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", defau
 # A key left "in progress" this long belongs to a request that died; a retry may take it over.
 IDEMPOTENCY_KEY_LOCK_TIMEOUT = timedelta(seconds=60)
 
+# --- Messaging between the departments (config/messaging) ----------------------------------
+MESSAGING_APPS = ["sales", "delivery"]
+# Which task of which department receives each message type.
+MESSAGING_ROUTES = {
+    "order.created": "delivery.order_created",
+    "shipment.status_changed": "sales.shipment_status_changed",
+}
+# A sent message not acknowledged within this is sent again; the wait doubles (with jitter)
+# up to the cap, and after MESSAGING_MAX_ATTEMPTS sends the message is marked dead.
+MESSAGING_ACK_TIMEOUT = timedelta(seconds=env.float("MESSAGING_ACK_TIMEOUT_SECONDS", default=5))
+MESSAGING_RETRY_MAX_DELAY = timedelta(seconds=30)
+MESSAGING_MAX_ATTEMPTS = 20
+# How long the relay leaves a new message to the fast path (sent right after commit).
+MESSAGING_FAST_PATH_GRACE = timedelta(seconds=2)
+MESSAGING_CONSUMER_MAX_RETRIES = 5
+MESSAGING_RETENTION = timedelta(days=7)
+
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
 CELERY_BROKER_URL = REDIS_URL
@@ -151,13 +171,32 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = TIME_ZONE
+# One queue per department; a task's name says whose it is.
+CELERY_TASK_ROUTES = {"sales.*": {"queue": "sales"}, "delivery.*": {"queue": "delivery"}}
+CELERY_TASK_DEFAULT_QUEUE = "sales"
+# A message leaves Redis for good only once its task has finished; a worker that dies mid-task
+# (even by SIGKILL) gives it back.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Tasks are a few milliseconds each: a small prefetch saves a broker round trip per task, and
+# what a killed worker had prefetched comes back after the visibility timeout (and is sent again
+# by the outbox sooner than that anyway).
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 60,  # seconds before an unacknowledged message is handed out again
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+# Publishing never retries: a dead broker fails the publish at once, and the outbox retries.
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
-    "sales.purge_idempotency_keys": {
-        "task": "sales.purge_idempotency_keys",
-        "schedule": timedelta(hours=1),
-    },
+    "sales.purge_idempotency_keys": {"task": "sales.purge_idempotency_keys", "schedule": timedelta(hours=1)},
+    "sales.purge_messages": {"task": "sales.purge_messages", "schedule": timedelta(hours=1)},
+    "delivery.purge_messages": {"task": "delivery.purge_messages", "schedule": timedelta(hours=1)},
 }
 
 # --- Logging --------------------------------------------------------------------------------

@@ -6,5 +6,6 @@ admin.site.site_title = "Order processing"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/delivery/", include("delivery.api.urls")),
     path("api/", include("sales.api.urls")),
 ]

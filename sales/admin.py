@@ -4,8 +4,9 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from config.messaging.admin import DeadLetterAdmin, OutboxMessageAdmin
 from sales import services
-from sales.models import IdempotencyKey, Order, OrderLine, OrderStatusChange, Product
+from sales.models import DeadLetter, IdempotencyKey, Order, OrderLine, OrderStatusChange, OutboxMessage, Product
 
 
 @admin.register(Product)
@@ -106,3 +107,7 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: IdempotencyKey | None = None) -> bool:
         return False
+
+
+admin.site.register(OutboxMessage, OutboxMessageAdmin)
+admin.site.register(DeadLetter, DeadLetterAdmin)

@@ -1,16 +1,13 @@
-import secrets
-
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
-# Crockford's base32: no I, L, O, U, so an id read aloud or typed by a clerk is unambiguous.
-_ORDER_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+from config.ids import new_public_id
+from config.messaging.models import AbstractDeadLetter, AbstractInboxMessage, AbstractOutboxMessage
 
 
 def new_order_id() -> str:
-    """An opaque, unguessable id: 80 random bits, e.g. ``ORD-7K3M9QX2B4TZ0W1C``."""
-    return "ORD-" + "".join(secrets.choice(_ORDER_ID_ALPHABET) for _ in range(16))
+    return new_public_id("ORD")
 
 
 class Product(models.Model):
@@ -142,3 +139,15 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class OutboxMessage(AbstractOutboxMessage):
+    """Messages sales sends: order.created, and acknowledgements of what it received."""
+
+
+class InboxMessage(AbstractInboxMessage):
+    """Messages sales has applied (shipment.status_changed), for de-duplication."""
+
+
+class DeadLetter(AbstractDeadLetter):
+    """Messages sales refused or could not apply."""

@@ -14,6 +14,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from config.messaging.outbox import outbox_write
+from sales.contracts import OrderCreated, OrderCreatedAddress, OrderCreatedItem
 from sales.models import IdempotencyKey, Order, OrderLine, OrderStatus, OrderStatusChange, Product
 
 logger = logging.getLogger(__name__)
@@ -157,10 +159,20 @@ def order_place(
             reason="order placed",
             occurred_at=order.created_at,
         )
+        outbox_write(app_label="sales", message=_order_created(order, order_lines), correlation_id=order.id)
         if idempotency_key is not None:
             idempotency_key_complete(record=idempotency_key, response_status=201, order_id=order.id)
     logger.info("order placed order_id=%s lines=%d total=%s", order.id, len(order_lines), order.total)
     return order
+
+
+def _order_created(order: Order, lines: Sequence[OrderLine]) -> OrderCreated:
+    return OrderCreated(
+        order_id=order.id,
+        items=tuple(OrderCreatedItem(sku=line.sku, name=line.name, quantity=line.quantity) for line in lines),
+        shipping_address=OrderCreatedAddress(**order.shipping_address),
+        created_at=order.created_at.isoformat(),
+    )
 
 
 def _unavailable_lines(lines: Sequence[LineRequest], products: dict[str, Product]) -> list[UnavailableLine]:

@@ -1,6 +1,16 @@
+from typing import Any
+
 from celery import shared_task
 
+from config.messaging.consumer import Outcome
+from config.messaging.tasks import ConsumerTask
+from sales import handlers
 from sales.services import idempotency_keys_purge
+
+
+@shared_task(base=ConsumerTask, name="sales.shipment_status_changed")
+def shipment_status_changed(envelope: dict[str, Any]) -> Outcome:
+    return handlers.shipment_status_changed(envelope)
 
 
 @shared_task(name="sales.purge_idempotency_keys", ignore_result=True)

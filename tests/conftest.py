@@ -3,6 +3,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from config.celery import task_named
+from config.messaging import transport
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory
 
 
@@ -63,3 +65,31 @@ def _test_settings(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+class Broker:
+    """Stands in for Redis in unit tests: records each published envelope and, when
+    ``deliver`` is on, runs the receiving task at once (Celery eager) in this process.
+    The integration tests use a real Redis and real workers instead."""
+
+    def __init__(self) -> None:
+        self.published: list[dict] = []
+        self.deliver = True
+        self.down = False
+
+    def publish(self, envelope: dict) -> None:
+        if self.down:
+            raise ConnectionError("broker down")
+        self.published.append(envelope)
+        if self.deliver:
+            task_named(transport.task_for(envelope)).apply(args=[envelope], throw=False)
+
+    def types(self) -> list[str]:
+        return [envelope["type"] for envelope in self.published]
+
+
+@pytest.fixture
+def broker(monkeypatch) -> Broker:
+    broker = Broker()
+    monkeypatch.setattr(transport, "publish", broker.publish)
+    return broker

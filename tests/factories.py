@@ -1,10 +1,15 @@
+import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from config.messaging.envelope import Envelope
+from delivery.models import Shipment
 from sales.models import IdempotencyKey, Order, OrderLine, OrderStatus, OrderStatusChange, Product
+from sales.models import OutboxMessage as SalesOutboxMessage
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -87,3 +92,52 @@ class IdempotencyKeyFactory(factory.django.DjangoModelFactory):
     key = factory.Sequence(lambda n: f"key-{n}")
     request_fingerprint = "0" * 64
     locked_at = factory.LazyFunction(timezone.now)
+
+
+class ShipmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Shipment
+
+    order_id = factory.Sequence(lambda n: f"ORD-{n:016d}")
+    items = factory.LazyFunction(lambda: [{"sku": "MUG-1", "name": "Enamel mug", "quantity": 2}])
+    shipping_address = factory.LazyFunction(
+        lambda: {
+            "name": "Ada Lovelace",
+            "line1": "Hauptstraße 1",
+            "line2": "",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "DE",
+        }
+    )
+    order_created_at = factory.LazyFunction(timezone.now)
+
+
+def _signed_order_created(row) -> dict:
+    payload = {
+        "order_id": "ORD-0000000000000001",
+        "items": [{"sku": "MUG-1", "name": "Mug", "quantity": 1}],
+        "shipping_address": {
+            "name": "Ada",
+            "line1": "Main St 1",
+            "line2": "",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "DE",
+        },
+        "created_at": "2026-11-28T10:00:00+00:00",
+    }
+    return Envelope(
+        id=str(row.id), type="order.created", version=1, source="sales", payload=payload, correlation_id="c-1"
+    ).signed()
+
+
+class SalesOutboxMessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SalesOutboxMessage
+
+    id = factory.LazyFunction(uuid.uuid4)
+    type = "order.created"
+    correlation_id = "c-1"
+    envelope = factory.LazyAttribute(_signed_order_created)
+    next_attempt_at = factory.LazyFunction(lambda: timezone.now() - timedelta(seconds=1))

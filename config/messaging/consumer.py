@@ -1,0 +1,171 @@
+"""Consuming a message: verify it, apply it once, acknowledge it.
+
+Delivery is at-least-once (the producer sends until acknowledged, the broker may redeliver), so
+the consumer records each message id in its inbox in the same transaction as the message's
+effect: a duplicate finds the id and changes nothing. Effects therefore happen exactly once.
+Every message, first copy or duplicate, is acknowledged, so the producer stops sending it.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any, Protocol, Self, TypeVar
+
+from django.apps import apps
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from config.messaging.envelope import Envelope, InvalidMessage, verify
+from config.messaging.models import AbstractDeadLetter, DeadLetterState
+from config.messaging.outbox import acknowledge, current_correlation_id, inbox_model, write_envelope
+from config.messaging.transport import ACK_TYPE
+
+logger = logging.getLogger(__name__)
+
+
+class ReadableContract(Protocol):
+    VERSION: int
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self: ...
+
+
+C = TypeVar("C", bound=ReadableContract)
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+def dead_letter_model(app_label: str) -> type[AbstractDeadLetter]:
+    return apps.get_model(app_label, "DeadLetter")
+
+
+def consume(
+    raw: Any,
+    *,
+    app_label: str,
+    task_name: str,
+    contract: type[C],
+    apply: Callable[[C, Envelope], None],
+) -> Outcome:
+    """Verify ``raw``, read it as ``contract`` and ``apply`` it once; acknowledge it.
+
+    ``apply`` runs inside the transaction that records the message in the inbox, so its effect
+    and the record commit together. A message that cannot be trusted or read becomes a dead
+    letter and is never applied. Other errors propagate: the caller (a Celery task) retries.
+    """
+    try:
+        envelope = verify(raw)
+        if envelope.version != contract.VERSION:
+            raise InvalidMessage(f"unsupported version {envelope.version} of {envelope.type}")
+        try:
+            message = contract.from_dict(envelope.payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidMessage(f"unreadable payload: {exc!r}") from exc
+    except InvalidMessage as exc:
+        dead_letter_record(app_label=app_label, task_name=task_name, raw=raw, reason=exc.reason)
+        return Outcome.REJECTED
+
+    token = current_correlation_id.set(envelope.correlation_id)
+    try:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    inbox_model(app_label).objects.create(message_id=envelope.id, type=envelope.type)
+                outcome = Outcome.APPLIED
+            except IntegrityError:
+                outcome = Outcome.DUPLICATE
+            if outcome is Outcome.APPLIED:
+                apply(message, envelope)
+            _acknowledge(app_label=app_label, envelope=envelope)
+    finally:
+        current_correlation_id.reset(token)
+    logger.info(
+        "message consumed message_id=%s type=%s result=%s correlation_id=%s",
+        envelope.id,
+        envelope.type,
+        outcome,
+        envelope.correlation_id,
+    )
+    return outcome
+
+
+def _acknowledge(*, app_label: str, envelope: Envelope) -> None:
+    ack = Envelope(
+        type=ACK_TYPE,
+        version=1,
+        source=app_label,
+        payload={"message_id": envelope.id, "recipient": envelope.source},
+        correlation_id=envelope.correlation_id,
+    )
+    write_envelope(app_label=app_label, envelope=ack, needs_ack=False)
+
+
+def consume_acknowledgement(raw: Any, *, app_label: str, task_name: str) -> Outcome:
+    """An acknowledgement of one of ``app_label``'s messages: the message is done."""
+    try:
+        envelope = verify(raw)
+        message_id = str(uuid.UUID(str(envelope.payload["message_id"])))
+    except (InvalidMessage, KeyError, ValueError) as exc:
+        reason = exc.reason if isinstance(exc, InvalidMessage) else f"unreadable payload: {exc!r}"
+        dead_letter_record(app_label=app_label, task_name=task_name, raw=raw, reason=reason)
+        return Outcome.REJECTED
+    changed = acknowledge(app_label=app_label, message_id=message_id)
+    logger.info("message acknowledged message_id=%s first=%s", message_id, changed)
+    return Outcome.APPLIED if changed else Outcome.DUPLICATE
+
+
+def dead_letter_record(*, app_label: str, task_name: str, raw: Any, reason: str, error: str = "") -> None:
+    """Keep a message that was refused or could not be applied, for staff to look at."""
+    body = raw if isinstance(raw, dict) else {"raw": repr(raw)[:10000]}
+    message_id = _uuid_or_none(body.get("id"))
+    message_type = str(body.get("type", ""))[:64]
+    dead_letters = dead_letter_model(app_label).objects
+    logger.error(
+        "message rejected app=%s message_id=%s type=%s reason=%s error=%s",
+        app_label,
+        message_id,
+        message_type,
+        reason,
+        error[:200],
+    )
+    update = {"reason": reason[:200], "error": error, "state": DeadLetterState.DEAD, "last_seen_at": timezone.now()}
+    if message_id and dead_letters.filter(message_id=message_id).update(times_seen=F("times_seen") + 1, **update):
+        return
+    try:
+        with transaction.atomic():
+            dead_letters.create(message_id=message_id, type=message_type, task_name=task_name, envelope=body, **update)
+    except IntegrityError:  # the same message rejected by two workers at once
+        dead_letters.filter(message_id=message_id).update(times_seen=F("times_seen") + 1, **update)
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def dead_letter_redrive(*, dead_letter: AbstractDeadLetter) -> bool:
+    """Run a dead letter through its consumer again, now. True if it was applied (or had been
+    already); a message that still cannot be trusted or applied stays dead, with the new error."""
+    from config.celery import task_named  # not at import time: tasks import this module
+
+    try:
+        outcome = task_named(dead_letter.task_name).run(dead_letter.envelope)
+    except Exception as exc:
+        type(dead_letter).objects.filter(pk=dead_letter.pk).update(error=repr(exc), last_seen_at=timezone.now())
+        logger.warning("dead letter re-drive failed dead_letter_id=%s error=%r", dead_letter.pk, exc)
+        return False
+    if outcome is Outcome.REJECTED:
+        return False
+    type(dead_letter).objects.filter(pk=dead_letter.pk).update(
+        state=DeadLetterState.REDRIVEN, redriven_at=timezone.now()
+    )
+    logger.info("dead letter re-driven dead_letter_id=%s message_id=%s", dead_letter.pk, dead_letter.message_id)
+    return True

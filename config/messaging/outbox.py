@@ -1,0 +1,188 @@
+"""The transactional outbox: a message is written in the transaction of the change it reports,
+sent right after commit (the fast path) and, until its consumer acknowledges it, sent again by
+the relay with exponential backoff and jitter, a bounded number of times, then marked dead."""
+
+import logging
+import random
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from config.messaging import transport
+from config.messaging.envelope import Contract, Envelope
+from config.messaging.models import AbstractInboxMessage, AbstractOutboxMessage, OutboxState
+
+logger = logging.getLogger(__name__)
+
+# The correlation id of the work in hand: set while a message is consumed (and, later, from the
+# HTTP request), carried into every message written meanwhile.
+current_correlation_id: ContextVar[str | None] = ContextVar("current_correlation_id", default=None)
+
+
+def outbox_model(app_label: str) -> type[AbstractOutboxMessage]:
+    return apps.get_model(app_label, "OutboxMessage")
+
+
+def inbox_model(app_label: str) -> type[AbstractInboxMessage]:
+    return apps.get_model(app_label, "InboxMessage")
+
+
+def outbox_write(*, app_label: str, message: Contract, correlation_id: str | None = None) -> AbstractOutboxMessage:
+    """Write ``message`` to ``app_label``'s outbox.
+
+    Call inside the transaction that made the change the message reports: the message then
+    exists if and only if the change does. It is sent once that transaction commits.
+    """
+    envelope = Envelope(
+        type=message.TYPE,
+        version=message.VERSION,
+        source=app_label,
+        payload=message.to_dict(),
+        correlation_id=correlation_id or current_correlation_id.get() or str(uuid.uuid4()),
+    )
+    return write_envelope(app_label=app_label, envelope=envelope, needs_ack=True)
+
+
+def write_envelope(*, app_label: str, envelope: Envelope, needs_ack: bool) -> AbstractOutboxMessage:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Write to the outbox inside the transaction that makes the change.")
+    now = timezone.now()
+    row = outbox_model(app_label).objects.create(
+        id=envelope.id,
+        type=envelope.type,
+        correlation_id=envelope.correlation_id,
+        envelope=envelope.signed(),
+        needs_ack=needs_ack,
+        # The fast path sends it right after commit; the relay steps in only if that fails.
+        next_attempt_at=now + settings.MESSAGING_FAST_PATH_GRACE,
+    )
+    transaction.on_commit(partial(send_now, app_label=app_label, row=row))
+    return row
+
+
+def send_now(*, app_label: str, row: AbstractOutboxMessage) -> bool:
+    """The fast path: send a just-committed message at once. On failure the relay sends it."""
+    try:
+        transport.publish(row.envelope)
+    except Exception as exc:  # the broker is down or slow: the relay will try again
+        logger.warning("message publish failed message_id=%s type=%s error=%r", row.id, row.type, exc)
+        return False
+    outbox_model(app_label).objects.filter(pk=row.pk, state=OutboxState.PENDING).update(
+        **_sent_fields(row, timezone.now())
+    )
+    logger.info("message published message_id=%s type=%s correlation_id=%s", row.id, row.type, row.correlation_id)
+    return True
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff with jitter before attempt ``attempts + 1``, at most the cap."""
+    base = settings.MESSAGING_ACK_TIMEOUT.total_seconds()
+    cap = settings.MESSAGING_RETRY_MAX_DELAY.total_seconds()
+    delay = min(cap, base * 2 ** max(attempts - 1, 0))
+    return timedelta(seconds=delay * random.uniform(0.8, 1.0))
+
+
+def _sent_fields(row: AbstractOutboxMessage, now: datetime) -> dict[str, Any]:
+    attempts = row.attempts + 1
+    if not row.needs_ack:
+        return {"state": OutboxState.DONE, "attempts": attempts, "sent_at": now, "last_error": ""}
+    return {
+        "state": OutboxState.AWAITING_ACK,
+        "attempts": attempts,
+        "sent_at": now,
+        "next_attempt_at": now + retry_delay(attempts),
+        "last_error": "",
+    }
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    sent: int = 0
+    dead: int = 0
+    broker_down: bool = False
+
+
+def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
+    """Send one batch of ``app_label``'s due messages: never sent, or sent and not acknowledged
+    in time. Rows are claimed with SELECT … FOR UPDATE SKIP LOCKED, so relays run side by side."""
+    outbox = outbox_model(app_label)
+    now = timezone.now()
+    sent = dead = 0
+    broker_down = False
+    with transaction.atomic():
+        rows = list(
+            outbox.objects.select_for_update(skip_locked=True)
+            .filter(state__in=[OutboxState.PENDING, OutboxState.AWAITING_ACK], next_attempt_at__lte=now)
+            .order_by("next_attempt_at")[:batch_size]
+        )
+        changed = []
+        for row in rows:
+            if row.needs_ack and row.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
+                row.state = OutboxState.DEAD
+                row.last_error = f"not acknowledged after {row.attempts} attempts"
+                changed.append(row)
+                dead += 1
+                logger.error("message dead-lettered message_id=%s type=%s attempts=%d", row.id, row.type, row.attempts)
+                continue
+            try:
+                transport.publish(row.envelope)
+            except Exception as exc:  # the broker is down: stop here, the rest waits too
+                row.last_error = repr(exc)[:1000]
+                changed.append(row)
+                broker_down = True
+                logger.warning("relay publish failed message_id=%s error=%r", row.id, exc)
+                break
+            for name, value in _sent_fields(row, now).items():
+                setattr(row, name, value)
+            changed.append(row)
+            sent += 1
+        outbox.objects.bulk_update(
+            changed, ["state", "attempts", "sent_at", "next_attempt_at", "last_error"], batch_size=500
+        )
+    if sent or dead:
+        logger.info("relay batch app=%s sent=%d dead=%d", app_label, sent, dead)
+    return RelayResult(sent=sent, dead=dead, broker_down=broker_down)
+
+
+def acknowledge(*, app_label: str, message_id: str) -> bool:
+    """Mark a message acknowledged by its consumer: done, whatever state it was in (a late
+    acknowledgement of a message already marked dead proves it arrived after all)."""
+    updated = (
+        outbox_model(app_label)
+        .objects.filter(pk=message_id)
+        .exclude(state=OutboxState.DONE)
+        .update(state=OutboxState.DONE, acked_at=timezone.now(), last_error="")
+    )
+    return bool(updated)
+
+
+def outbox_redrive(*, app_label: str, ids: list[Any]) -> int:
+    """Send dead messages again, from a fresh count of attempts."""
+    count = (
+        outbox_model(app_label)
+        .objects.filter(pk__in=ids, state=OutboxState.DEAD)
+        .update(state=OutboxState.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error="")
+    )
+    logger.info("outbox re-driven app=%s count=%d", app_label, count)
+    return count
+
+
+def messages_purge(*, app_label: str, now: datetime | None = None) -> tuple[int, int]:
+    """Delete done outbox rows and inbox rows older than MESSAGING_RETENTION.
+
+    The inbox must remember a message for longer than its producer may still send it again
+    (MESSAGING_MAX_ATTEMPTS with backoff: minutes), which the retention of days is far above.
+    """
+    cutoff = (now or timezone.now()) - settings.MESSAGING_RETENTION
+    sent, _ = outbox_model(app_label).objects.filter(state=OutboxState.DONE, created_at__lt=cutoff).delete()
+    seen, _ = inbox_model(app_label).objects.filter(received_at__lt=cutoff).delete()
+    logger.info("messages purged app=%s outbox=%d inbox=%d", app_label, sent, seen)
+    return sent, seen

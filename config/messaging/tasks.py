@@ -1,0 +1,50 @@
+"""Celery plumbing of the transport: the base class of every consumer task, and the tasks
+each department gets for free (acknowledgements, clean-up)."""
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+from django.conf import settings
+
+from config.messaging.consumer import Outcome, consume_acknowledgement, dead_letter_record
+from config.messaging.outbox import messages_purge
+
+logger = logging.getLogger(__name__)
+
+
+class ConsumerTask(Task):
+    """Consumes one message: safe to run twice, retried with backoff and jitter on errors
+    (the database away, a lock timeout), a dead letter once the retries are spent."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    ignore_result = True
+    autoretry_for = (Exception,)
+    max_retries = settings.MESSAGING_CONSUMER_MAX_RETRIES
+    retry_backoff = 1
+    retry_backoff_max = 30
+    retry_jitter = True
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        dead_letter_record(
+            app_label=self.name.split(".", 1)[0],
+            task_name=self.name,
+            raw=args[0] if args else None,
+            reason="failed after retries",
+            error=repr(exc),
+        )
+
+
+def _department_tasks(app_label: str) -> None:
+    @shared_task(base=ConsumerTask, name=f"{app_label}.message_acknowledged")
+    def message_acknowledged(envelope: dict[str, Any]) -> Outcome:
+        return consume_acknowledgement(envelope, app_label=app_label, task_name=f"{app_label}.message_acknowledged")
+
+    @shared_task(name=f"{app_label}.purge_messages", ignore_result=True)
+    def purge_messages() -> None:
+        messages_purge(app_label=app_label)
+
+
+for _app_label in settings.MESSAGING_APPS:
+    _department_tasks(_app_label)

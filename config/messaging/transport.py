@@ -1,0 +1,25 @@
+"""Hands a signed envelope to the broker as a Celery task of the receiving department.
+
+Senders name the receiving task as a string (settings.MESSAGING_ROUTES), so neither department
+imports the other's tasks. A publish never waits for a dead broker: no retries here, short
+socket timeouts in the broker settings; the outbox does the retrying.
+"""
+
+from typing import Any
+
+from django.conf import settings
+
+from config.celery import app as celery_app
+
+ACK_TYPE = "message.acknowledged"
+
+
+def task_for(envelope: dict[str, Any]) -> str:
+    if envelope["type"] == ACK_TYPE:
+        return f"{envelope['payload']['recipient']}.message_acknowledged"
+    return settings.MESSAGING_ROUTES[envelope["type"]]
+
+
+def publish(envelope: dict[str, Any]) -> None:
+    task = task_for(envelope)
+    celery_app.send_task(task, args=[envelope], queue=task.split(".", 1)[0], retry=False, ignore_result=True)

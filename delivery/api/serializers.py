@@ -1,0 +1,49 @@
+from rest_framework import serializers
+
+from delivery.models import Shipment
+
+
+class ShipmentItemSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+
+
+class ShippingAddressSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    line1 = serializers.CharField()
+    line2 = serializers.CharField()
+    city = serializers.CharField()
+    postal_code = serializers.CharField()
+    country = serializers.CharField()
+
+
+class ShipmentSerializer(serializers.ModelSerializer):
+    status_display = serializers.CharField(source="get_status_display")
+    items = ShipmentItemSerializer(many=True)
+    shipping_address = ShippingAddressSerializer()
+
+    class Meta:
+        model = Shipment
+        fields = [
+            "id",
+            "order_id",
+            "status",
+            "status_display",
+            "items",
+            "shipping_address",
+            "tracking_number",
+            "created_at",
+            "shipped_at",
+            "delivered_at",
+        ]
+        read_only_fields = fields
+
+
+class ShipSerializer(serializers.Serializer):
+    tracking_number = serializers.RegexField(
+        r"^[\x21-\x7e]{1,64}$",
+        required=False,
+        allow_null=True,
+        error_messages={"invalid": "Use 1 to 64 printable characters without spaces."},
+    )

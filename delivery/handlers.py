@@ -1,0 +1,20 @@
+"""How delivery applies the messages it receives."""
+
+from config.messaging.consumer import Outcome, consume
+from config.messaging.envelope import Envelope
+from delivery.services import shipment_create_from_order
+from sales.contracts import OrderCreated
+
+
+def order_created(envelope: dict) -> Outcome:
+    return consume(
+        envelope,
+        app_label="delivery",
+        task_name="delivery.order_created",
+        contract=OrderCreated,
+        apply=_create_shipment,
+    )
+
+
+def _create_shipment(message: OrderCreated, envelope: Envelope) -> None:
+    shipment_create_from_order(order=message)

@@ -1,0 +1,50 @@
+from django.db import models
+
+from config.ids import new_public_id
+from config.messaging.models import AbstractDeadLetter, AbstractInboxMessage, AbstractOutboxMessage
+
+
+def new_shipment_id() -> str:
+    return new_public_id("SHP")
+
+
+class ShipmentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SHIPPED = "shipped", "Shipped"
+    DELIVERED = "delivered", "Delivered"
+
+
+class Shipment(models.Model):
+    """One order's shipment. It holds the order's id, not a foreign key: sales' tables are not
+    delivery's, and the items and address are a snapshot taken from the order.created message."""
+
+    id = models.CharField(primary_key=True, max_length=20, default=new_shipment_id, editable=False)
+    order_id = models.CharField(max_length=20, unique=True)
+    status = models.CharField(max_length=20, choices=ShipmentStatus.choices, default=ShipmentStatus.PENDING)
+    items = models.JSONField(help_text='[{"sku", "name", "quantity"}, …]')
+    shipping_address = models.JSONField()
+    tracking_number = models.CharField(max_length=64, null=True, blank=True)
+    order_created_at = models.DateTimeField(help_text="When the customer placed the order.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="shipment_status_created")]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.order_id})"
+
+
+class OutboxMessage(AbstractOutboxMessage):
+    """Messages delivery sends: shipment.status_changed, and acknowledgements."""
+
+
+class InboxMessage(AbstractInboxMessage):
+    """Messages delivery has applied (order.created), for de-duplication."""
+
+
+class DeadLetter(AbstractDeadLetter):
+    """Messages delivery refused or could not apply."""

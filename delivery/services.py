@@ -1,0 +1,92 @@
+"""Delivery business logic. Every write of the delivery department goes through a function here."""
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from config.messaging.outbox import outbox_write
+from delivery.contracts import ShipmentStatusChanged
+from delivery.models import Shipment, ShipmentStatus
+from sales.contracts import OrderCreated
+
+logger = logging.getLogger(__name__)
+
+
+class ShipmentNotShipped(Exception):
+    """A shipment must be shipped before it can be delivered."""
+
+
+@dataclass(frozen=True)
+class ShipmentChange:
+    shipment: Shipment
+    changed: bool
+
+
+def shipment_create_from_order(*, order: OrderCreated) -> Shipment:
+    """The shipment of a new order; for an order that has one already, that one (unchanged)."""
+    shipment, created = Shipment.objects.get_or_create(
+        order_id=order.order_id,
+        defaults={
+            "items": [{"sku": item.sku, "name": item.name, "quantity": item.quantity} for item in order.items],
+            "shipping_address": asdict(order.shipping_address),
+            "order_created_at": datetime.fromisoformat(order.created_at),
+        },
+    )
+    if created:
+        logger.info("shipment created shipment_id=%s order_id=%s", shipment.id, order.order_id)
+    return shipment
+
+
+def shipment_mark_shipped(*, shipment_id: str, tracking_number: str | None = None) -> ShipmentChange:
+    """Mark a pending shipment shipped and tell sales. Repeating it changes nothing.
+
+    Raises Shipment.DoesNotExist for an unknown id.
+    """
+    with transaction.atomic():
+        shipment = Shipment.objects.select_for_update().get(pk=shipment_id)
+        if shipment.status != ShipmentStatus.PENDING:
+            return ShipmentChange(shipment=shipment, changed=False)
+        shipment.status = ShipmentStatus.SHIPPED
+        shipment.shipped_at = timezone.now()
+        shipment.tracking_number = tracking_number or shipment.tracking_number
+        shipment.save(update_fields=["status", "shipped_at", "tracking_number", "updated_at"])
+        _tell_sales(shipment, occurred_at=shipment.shipped_at)
+    logger.info("shipment shipped shipment_id=%s order_id=%s", shipment.id, shipment.order_id)
+    return ShipmentChange(shipment=shipment, changed=True)
+
+
+def shipment_mark_delivered(*, shipment_id: str) -> ShipmentChange:
+    """Mark a shipped shipment delivered and tell sales. Repeating it changes nothing.
+
+    Raises ShipmentNotShipped for a shipment still pending, Shipment.DoesNotExist for an
+    unknown id.
+    """
+    with transaction.atomic():
+        shipment = Shipment.objects.select_for_update().get(pk=shipment_id)
+        if shipment.status == ShipmentStatus.DELIVERED:
+            return ShipmentChange(shipment=shipment, changed=False)
+        if shipment.status == ShipmentStatus.PENDING:
+            raise ShipmentNotShipped()
+        shipment.status = ShipmentStatus.DELIVERED
+        shipment.delivered_at = timezone.now()
+        shipment.save(update_fields=["status", "delivered_at", "updated_at"])
+        _tell_sales(shipment, occurred_at=shipment.delivered_at)
+    logger.info("shipment delivered shipment_id=%s order_id=%s", shipment.id, shipment.order_id)
+    return ShipmentChange(shipment=shipment, changed=True)
+
+
+def _tell_sales(shipment: Shipment, *, occurred_at: datetime) -> None:
+    outbox_write(
+        app_label="delivery",
+        message=ShipmentStatusChanged(
+            shipment_id=shipment.id,
+            order_id=shipment.order_id,
+            status=shipment.status,
+            occurred_at=occurred_at.isoformat(),
+            tracking_number=shipment.tracking_number,
+        ),
+        correlation_id=shipment.order_id,
+    )

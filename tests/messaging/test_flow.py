@@ -1,0 +1,286 @@
+"""The whole message flow in one process: Celery eager, a recording broker (see conftest).
+The same flow over a real Redis and real workers is in tests/integration."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from config.celery import task_named
+from config.messaging.consumer import dead_letter_redrive
+from config.messaging.envelope import Envelope
+from config.messaging.models import OutboxState
+from config.messaging.outbox import outbox_write
+from delivery.models import DeadLetter as DeliveryDeadLetter
+from delivery.models import InboxMessage as DeliveryInbox
+from delivery.models import OutboxMessage as DeliveryOutbox
+from delivery.models import Shipment
+from delivery.services import shipment_mark_delivered, shipment_mark_shipped
+from sales.contracts import OrderCreated
+from sales.models import DeadLetter as SalesDeadLetter
+from sales.models import Order, OrderStatusChange
+from sales.models import OutboxMessage as SalesOutbox
+from sales.services import LineRequest, ProductsUnavailable, ShippingAddress, order_place
+from tests.factories import OrderFactory, ShipmentFactory
+
+pytestmark = pytest.mark.django_db
+
+ADDRESS = ShippingAddress(name="Ada", line1="Main St 1", city="Berlin", postal_code="10115", country="DE")
+
+
+def place(customer, quantity=2):
+    return order_place(customer=customer, lines=[LineRequest(sku="MUG-1", quantity=quantity)], shipping_address=ADDRESS)
+
+
+def test_order_created_is_written_in_the_orders_transaction(customer, mug, broker, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        order = place(customer)
+
+    row = SalesOutbox.objects.get()
+    assert (row.type, row.state, row.correlation_id) == ("order.created", OutboxState.PENDING, order.id)
+    assert OrderCreated.from_dict(row.envelope["payload"]).order_id == order.id
+    assert (len(callbacks), broker.published) == (1, [])
+
+
+def test_a_refused_order_writes_no_message(customer, mug, broker):
+    with pytest.raises(ProductsUnavailable):
+        place(customer, quantity=11)
+
+    assert SalesOutbox.objects.exists() is False
+
+
+def test_a_rolled_back_transaction_takes_its_message_with_it(customer, mug, broker):
+    def place_then_fail():
+        with transaction.atomic():
+            place(customer)
+            raise RuntimeError("something later in the same transaction failed")
+
+    with pytest.raises(RuntimeError):
+        place_then_fail()
+
+    assert (Order.objects.count(), SalesOutbox.objects.count()) == (0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_outbox_refuses_a_write_outside_a_transaction():
+    message = OrderCreated(order_id="ORD-1", items=(), shipping_address=None, created_at="2026-11-28T10:00:00+00:00")
+
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        outbox_write(app_label="sales", message=message)
+
+
+def test_a_placed_order_becomes_a_shipment_and_its_message_is_acknowledged(
+    customer, mug, broker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place(customer)
+
+    shipment = Shipment.objects.get()
+    sales_row = SalesOutbox.objects.get()
+    ack_row = DeliveryOutbox.objects.get()
+    assert broker.types() == ["order.created", "message.acknowledged"]
+    assert (shipment.order_id, shipment.status, shipment.items) == (
+        order.id,
+        "pending",
+        [{"sku": "MUG-1", "name": "Enamel mug", "quantity": 2}],
+    )
+    assert shipment.shipping_address == {
+        "name": "Ada",
+        "line1": "Main St 1",
+        "line2": "",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    }
+    assert (sales_row.state, sales_row.attempts, sales_row.acked_at is not None) == (OutboxState.DONE, 1, True)
+    assert (ack_row.state, ack_row.correlation_id, ack_row.needs_ack) == (OutboxState.DONE, order.id, False)
+    assert ack_row.envelope["payload"] == {"message_id": str(sales_row.id), "recipient": "sales"}
+
+
+def test_shipped_and_delivered_reach_the_order(customer, mug, broker, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place(customer)
+    shipment = Shipment.objects.get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        shipment_mark_shipped(shipment_id=shipment.id, tracking_number="1Z999")
+    order.refresh_from_db()
+    assert order.status == "shipped"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        shipment_mark_delivered(shipment_id=shipment.id)
+    order.refresh_from_db()
+    shipment.refresh_from_db()
+    assert (order.status, order.shipped_at, order.delivered_at) == (
+        "delivered",
+        shipment.shipped_at,
+        shipment.delivered_at,
+    )
+    assert list(OrderStatusChange.objects.values_list("to_status", "source")) == [
+        ("pending_shipment", "api"),
+        ("shipped", "delivery"),
+        ("delivered", "delivery"),
+    ]
+    assert set(DeliveryOutbox.objects.filter(needs_ack=True).values_list("state", flat=True)) == {OutboxState.DONE}
+
+
+def test_the_same_message_twice_is_applied_once_and_acknowledged_twice(
+    customer, mug, broker, django_capture_on_commit_callbacks
+):
+    broker.deliver = False
+    with django_capture_on_commit_callbacks(execute=True):
+        place(customer)
+    envelope = broker.published[0]
+    broker.deliver = True
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = task_named("delivery.order_created").apply(args=[envelope]).get()
+        second = task_named("delivery.order_created").apply(args=[envelope]).get()
+
+    assert (first, second) == ("applied", "duplicate")
+    assert (Shipment.objects.count(), DeliveryInbox.objects.count()) == (1, 1)
+    assert DeliveryOutbox.objects.filter(type="message.acknowledged").count() == 2
+    assert SalesOutbox.objects.get().state == OutboxState.DONE
+
+
+def test_a_tampered_message_is_a_dead_letter_and_is_never_applied(
+    customer, mug, broker, django_capture_on_commit_callbacks
+):
+    broker.deliver = False
+    with django_capture_on_commit_callbacks(execute=True):
+        place(customer)
+    envelope = broker.published[0]
+    tampered = {
+        **envelope,
+        "payload": {**envelope["payload"], "items": [{"sku": "MUG-1", "name": "x", "quantity": 900}]},
+    }
+
+    outcome = task_named("delivery.order_created").apply(args=[tampered]).get()
+
+    letter = DeliveryDeadLetter.objects.get()
+    assert outcome == "rejected"
+    assert (letter.reason, letter.state, str(letter.message_id), letter.envelope) == (
+        "bad signature",
+        "dead",
+        envelope["id"],
+        tampered,
+    )
+    assert (Shipment.objects.count(), DeliveryOutbox.objects.count()) == (0, 0)
+
+
+def test_a_rejected_message_seen_again_is_counted_not_duplicated(customer, mug, broker):
+    unsigned = {"id": "6f1c2a4e-1111-4c1e-9a7d-2b3c4d5e6f70", "type": "order.created", "payload": {}}
+
+    for _ in range(3):
+        task_named("delivery.order_created").apply(args=[unsigned])
+
+    letter = DeliveryDeadLetter.objects.get()
+    assert (letter.reason, letter.times_seen) == ("unsigned", 3)
+
+
+def test_an_unknown_version_is_a_dead_letter(customer, mug, broker, django_capture_on_commit_callbacks):
+    broker.deliver = False
+    with django_capture_on_commit_callbacks(execute=True):
+        place(customer)
+    envelope = broker.published[0]
+    future = Envelope(
+        type="order.created", version=2, source="sales", payload=envelope["payload"], correlation_id="c"
+    ).signed()
+
+    task_named("delivery.order_created").apply(args=[future])
+
+    assert DeliveryDeadLetter.objects.get().reason == "unsupported version 2 of order.created"
+    assert Shipment.objects.exists() is False
+
+
+def test_delivered_before_shipped_ends_delivered_with_both_times(broker, django_capture_on_commit_callbacks):
+    order = OrderFactory()
+    shipment = ShipmentFactory(order_id=order.id)
+    broker.deliver = False
+    with django_capture_on_commit_callbacks(execute=True):
+        shipment_mark_shipped(shipment_id=shipment.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        shipment_mark_delivered(shipment_id=shipment.id)
+    shipped, delivered = broker.published
+
+    with django_capture_on_commit_callbacks(execute=True):
+        task_named("sales.shipment_status_changed").apply(args=[delivered])
+        task_named("sales.shipment_status_changed").apply(args=[shipped])
+
+    order.refresh_from_db()
+    shipment.refresh_from_db()
+    assert (order.status, order.shipped_at, order.delivered_at) == (
+        "delivered",
+        shipment.delivered_at,
+        shipment.delivered_at,
+    )
+    assert list(OrderStatusChange.objects.values_list("from_status", "to_status")) == [
+        ("pending_shipment", "delivered")
+    ]
+
+
+def test_a_message_that_keeps_failing_becomes_a_dead_letter(broker, django_capture_on_commit_callbacks):
+    shipment = ShipmentFactory(order_id="ORD-NOT-IN-SALES")  # sales has no such order
+    broker.deliver = False
+    with django_capture_on_commit_callbacks(execute=True):
+        shipment_mark_shipped(shipment_id=shipment.id)
+
+    result = task_named("sales.shipment_status_changed").apply(args=[broker.published[0]])
+
+    letter = SalesDeadLetter.objects.get()
+    assert result.state == "FAILURE"
+    assert (letter.reason, letter.task_name) == ("failed after retries", "sales.shipment_status_changed")
+    assert letter.error == "DoesNotExist('Order matching query does not exist.')"
+
+
+def test_a_dead_letter_is_re_driven_once_its_cause_is_fixed(broker, django_capture_on_commit_callbacks):
+    shipment = ShipmentFactory(order_id="ORD-LATE")
+    broker.deliver = False
+    with django_capture_on_commit_callbacks(execute=True):
+        shipment_mark_shipped(shipment_id=shipment.id)
+    task_named("sales.shipment_status_changed").apply(args=[broker.published[0]])
+    OrderFactory(id="ORD-LATE")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        applied = dead_letter_redrive(dead_letter=SalesDeadLetter.objects.get())
+
+    letter = SalesDeadLetter.objects.get()
+    assert applied is True
+    assert (letter.state, letter.redriven_at is not None) == ("redriven", True)
+    assert Order.objects.get(id="ORD-LATE").status == "shipped"
+
+
+def test_a_tampered_dead_letter_stays_dead_when_re_driven(broker):
+    task_named("delivery.order_created").apply(args=[{"id": "6f1c2a4e-1111-4c1e-9a7d-2b3c4d5e6f70"}])
+
+    applied = dead_letter_redrive(dead_letter=DeliveryDeadLetter.objects.get())
+
+    letter = DeliveryDeadLetter.objects.get()
+    assert applied is False
+    assert (letter.state, letter.times_seen) == ("dead", 2)
+
+
+def test_correlation_id_follows_the_order_through_every_message(
+    customer, mug, broker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        shipment_mark_shipped(shipment_id=Shipment.objects.get().id)
+
+    assert {envelope["correlation_id"] for envelope in broker.published} == {order.id}
+    assert len(broker.published) == 4
+
+
+def test_the_fast_path_leaves_a_message_to_the_relay_when_the_broker_is_down(
+    customer, mug, broker, django_capture_on_commit_callbacks
+):
+    broker.down = True
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place(customer)
+
+    row = SalesOutbox.objects.get()
+    assert Order.objects.get().id == order.id
+    assert (row.state, row.attempts) == (OutboxState.PENDING, 0)
+    assert timezone.now() < row.next_attempt_at <= timezone.now() + timedelta(seconds=2)

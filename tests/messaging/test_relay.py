@@ -1,0 +1,199 @@
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.utils import timezone
+
+from config.messaging.models import OutboxState
+from config.messaging.outbox import acknowledge, messages_purge, outbox_redrive, relay_batch, retry_delay
+from sales.models import InboxMessage as SalesInbox
+from sales.models import OutboxMessage as SalesOutbox
+from tests.factories import SalesOutboxMessageFactory
+
+
+@pytest.fixture
+def quiet_broker(broker):
+    broker.deliver = False
+    return broker
+
+
+def ago(seconds: float):
+    return timezone.now() - timedelta(seconds=seconds)
+
+
+@pytest.mark.django_db
+def test_relay_sends_due_messages_oldest_first_in_batches(quiet_broker):
+    oldest = SalesOutboxMessageFactory(next_attempt_at=ago(30))
+    older = SalesOutboxMessageFactory(next_attempt_at=ago(20))
+    SalesOutboxMessageFactory(next_attempt_at=ago(10))
+    not_due = SalesOutboxMessageFactory(next_attempt_at=timezone.now() + timedelta(seconds=60))
+
+    result = relay_batch(app_label="sales", batch_size=2)
+
+    assert (result.sent, result.dead, result.broker_down) == (2, 0, False)
+    assert [envelope["id"] for envelope in quiet_broker.published] == [str(oldest.id), str(older.id)]
+    oldest.refresh_from_db()
+    not_due.refresh_from_db()
+    assert (oldest.state, oldest.attempts, oldest.sent_at is not None) == (OutboxState.AWAITING_ACK, 1, True)
+    assert (not_due.state, not_due.attempts) == (OutboxState.PENDING, 0)
+
+
+@pytest.mark.django_db
+def test_a_sent_message_is_due_again_after_a_backoff(quiet_broker):
+    row = SalesOutboxMessageFactory()
+    before = timezone.now()
+
+    relay_batch(app_label="sales")
+
+    row.refresh_from_db()
+    assert before + timedelta(seconds=4) <= row.next_attempt_at <= timezone.now() + timedelta(seconds=5)
+
+
+@pytest.mark.django_db
+def test_an_unacknowledged_message_is_sent_again_with_a_longer_wait(quiet_broker):
+    row = SalesOutboxMessageFactory(state=OutboxState.AWAITING_ACK, attempts=3, next_attempt_at=ago(1))
+    before = timezone.now()
+
+    relay_batch(app_label="sales")
+
+    row.refresh_from_db()
+    assert len(quiet_broker.published) == 1
+    assert (row.state, row.attempts) == (OutboxState.AWAITING_ACK, 4)
+    assert before + timedelta(seconds=24) <= row.next_attempt_at <= timezone.now() + timedelta(seconds=30)
+
+
+@pytest.mark.parametrize(("attempts", "low", "high"), [(1, 4, 5), (2, 8, 10), (3, 16, 20), (4, 24, 30), (12, 24, 30)])
+def test_retry_delay_doubles_with_jitter_up_to_the_cap(attempts, low, high):
+    delays = [retry_delay(attempts).total_seconds() for _ in range(200)]
+
+    assert low <= min(delays) <= max(delays) <= high
+
+
+@pytest.mark.django_db
+def test_after_the_last_attempt_a_message_is_dead_and_not_sent(quiet_broker, settings):
+    row = SalesOutboxMessageFactory(
+        state=OutboxState.AWAITING_ACK, attempts=settings.MESSAGING_MAX_ATTEMPTS, next_attempt_at=ago(1)
+    )
+
+    result = relay_batch(app_label="sales")
+
+    row.refresh_from_db()
+    assert (result.sent, result.dead, quiet_broker.published) == (0, 1, [])
+    assert (row.state, row.last_error) == (OutboxState.DEAD, "not acknowledged after 20 attempts")
+
+
+@pytest.mark.django_db
+def test_with_the_broker_down_nothing_is_counted_as_sent(quiet_broker):
+    rows = SalesOutboxMessageFactory.create_batch(3)
+    quiet_broker.down = True
+
+    result = relay_batch(app_label="sales")
+
+    assert (result.sent, result.broker_down) == (0, True)
+    assert set(SalesOutbox.objects.values_list("state", "attempts")) == {(OutboxState.PENDING, 0)}
+    rows[0].refresh_from_db()
+    assert rows[0].last_error == "ConnectionError('broker down')"
+
+
+@pytest.mark.django_db
+def test_acknowledgements_are_done_once_sent(quiet_broker):
+    row = SalesOutboxMessageFactory(needs_ack=False, type="message.acknowledged")
+
+    relay_batch(app_label="sales")
+
+    row.refresh_from_db()
+    assert (row.state, row.attempts) == (OutboxState.DONE, 1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("state", [OutboxState.PENDING, OutboxState.AWAITING_ACK, OutboxState.DEAD])
+def test_an_acknowledgement_makes_a_message_done_from_any_state(state):
+    row = SalesOutboxMessageFactory(state=state)
+
+    changed = acknowledge(app_label="sales", message_id=str(row.id))
+
+    row.refresh_from_db()
+    assert (changed, row.state, row.acked_at is not None) == (True, OutboxState.DONE, True)
+
+
+@pytest.mark.django_db
+def test_a_repeated_acknowledgement_changes_nothing():
+    row = SalesOutboxMessageFactory(state=OutboxState.DONE)
+
+    assert acknowledge(app_label="sales", message_id=str(row.id)) is False
+
+
+@pytest.mark.django_db
+def test_re_driving_a_dead_message_sends_it_again_from_scratch(quiet_broker):
+    dead = SalesOutboxMessageFactory(state=OutboxState.DEAD, attempts=20, last_error="not acknowledged")
+    alive = SalesOutboxMessageFactory(
+        state=OutboxState.AWAITING_ACK, attempts=2, next_attempt_at=timezone.now() + timedelta(minutes=1)
+    )
+
+    count = outbox_redrive(app_label="sales", ids=[dead.id, alive.id])
+    relay_batch(app_label="sales")
+
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert count == 1
+    assert (dead.state, dead.attempts, dead.last_error) == (OutboxState.AWAITING_ACK, 1, "")
+    assert (alive.state, alive.attempts) == (OutboxState.AWAITING_ACK, 2)
+
+
+@pytest.mark.django_db
+def test_purge_keeps_what_is_recent_or_still_in_flight(settings):
+    now = timezone.now()
+    old = now - settings.MESSAGING_RETENTION - timedelta(minutes=1)
+    done_old = SalesOutboxMessageFactory(state=OutboxState.DONE)
+    done_new = SalesOutboxMessageFactory(state=OutboxState.DONE)
+    pending_old = SalesOutboxMessageFactory(state=OutboxState.AWAITING_ACK)
+    SalesOutbox.objects.filter(pk__in=[done_old.pk, pending_old.pk]).update(created_at=old)
+    SalesInbox.objects.create(message_id=done_old.id, type="x")
+    SalesInbox.objects.create(message_id=done_new.id, type="x")
+    SalesInbox.objects.filter(message_id=done_old.id).update(received_at=old)
+
+    purged = messages_purge(app_label="sales", now=now)
+
+    assert purged == (1, 1)
+    assert set(SalesOutbox.objects.values_list("pk", flat=True)) == {done_new.pk, pending_old.pk}
+    assert list(SalesInbox.objects.values_list("message_id", flat=True)) == [done_new.id]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relays_side_by_side_skip_the_rows_another_one_holds(quiet_broker):
+    rows = SalesOutboxMessageFactory.create_batch(5)
+    held = {rows[0].id, rows[1].id}
+    locked, release = threading.Event(), threading.Event()
+
+    def other_relay():
+        try:
+            with transaction.atomic():
+                list(SalesOutbox.objects.select_for_update().filter(pk__in=held))
+                locked.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_relay)
+    thread.start()
+    assert locked.wait(timeout=10)
+    try:
+        result = relay_batch(app_label="sales")
+    finally:
+        release.set()
+        thread.join(timeout=10)
+
+    assert result.sent == 3
+    assert {envelope["id"] for envelope in quiet_broker.published} == {str(row.id) for row in rows[2:]}
+    assert set(SalesOutbox.objects.filter(pk__in=held).values_list("state", flat=True)) == {OutboxState.PENDING}
+
+
+@pytest.mark.django_db
+def test_the_relay_command_runs_one_pass(quiet_broker):
+    SalesOutboxMessageFactory.create_batch(2)
+
+    call_command("outbox_relay", "--once")
+
+    assert len(quiet_broker.published) == 2
