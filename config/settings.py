@@ -186,6 +186,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 60,  # seconds before an unacknowledged message is handed out again
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
+    # Publishing: one quick reconnect (a stale pooled connection), then give up; the outbox
+    # retries. Without these, kombu keeps trying to connect for broker_connection_timeout.
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
 }
 # Publishing never retries: a dead broker fails the publish at once, and the outbox retries.
 CELERY_TASK_PUBLISH_RETRY = False

@@ -5,7 +5,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from config.celery import task_named
 from config.messaging import transport
-from tests.factories import CustomerFactory, ProductFactory, StaffFactory
+from tests.factories import ClerkFactory, CustomerFactory, ProductFactory, StaffFactory
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -93,3 +93,13 @@ def broker(monkeypatch) -> Broker:
     broker = Broker()
     monkeypatch.setattr(transport, "publish", broker.publish)
     return broker
+
+
+@pytest.fixture
+def clerk(db):
+    return ClerkFactory()
+
+
+@pytest.fixture
+def clerk_client(clerk) -> APIClient:
+    return bearer_client(clerk)

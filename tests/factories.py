@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from config.messaging.envelope import Envelope
@@ -141,3 +142,13 @@ class SalesOutboxMessageFactory(factory.django.DjangoModelFactory):
     correlation_id = "c-1"
     envelope = factory.LazyAttribute(_signed_order_created)
     next_attempt_at = factory.LazyFunction(lambda: timezone.now() - timedelta(seconds=1))
+
+
+class ClerkFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"clerk{n}")
+
+    @factory.post_generation
+    def clerk_group(self, create, extracted, **kwargs):
+        if create:
+            # get_or_create: the migration made the group, but a transactional test's flush empties it.
+            self.groups.add(Group.objects.get_or_create(name="Delivery clerks")[0])

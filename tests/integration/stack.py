@@ -1,0 +1,149 @@
+"""The real system for the integration tests: a Redis, Celery worker(s), the outbox relay and
+gunicorn, each its own process, all on loopback and on the test database."""
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery import Celery
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = "") -> float:
+    """Poll ``condition`` until it is true; return the seconds it took. Fails after ``timeout``."""
+    start = time.monotonic()
+    while True:
+        if condition():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"not within {timeout} s: {what or condition}")
+        time.sleep(interval)
+
+
+class Stack:
+    def __init__(self, *, logs: Path, database_url: str, secret_key: str, signing_key: str) -> None:
+        self.logs = logs
+        self.redis_port = free_port()
+        self.web_port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        self.base_url = f"http://127.0.0.1:{self.web_port}"
+        self.env = {
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": self.redis_url,
+            "DJANGO_SECRET_KEY": secret_key,
+            "MESSAGE_SIGNING_KEY": signing_key,
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    # --- processes ------------------------------------------------------------------------
+
+    def _start(self, name: str, argv: list[str]) -> None:
+        log = open(self.logs / f"{name}.log", "a")  # noqa: SIM115 - the child keeps writing to it
+        self.processes[name] = subprocess.Popen(
+            argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill a process and everything it started (a worker's pool processes too)."""
+        process = self.processes.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        process.wait(timeout=30)
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            self.kill(name, signal.SIGTERM if name != "redis" else signal.SIGKILL)
+
+    def start_redis(self) -> None:
+        # No persistence: a restart comes back empty, as after a crash without AOF.
+        self._start(
+            "redis",
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port), "--save", "", "--appendonly", "no"],
+        )
+        client = redis.Redis(port=self.redis_port, socket_connect_timeout=0.2)
+
+        def answers() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                return False
+
+        wait_until(answers, timeout=10, what="redis answers")
+
+    def start_worker(self, name: str = "worker") -> None:
+        self._start(
+            name,
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "sales,delivery",
+                "--concurrency", "2", "--loglevel", "INFO", "--without-mingle", "--without-gossip",
+                "--hostname", f"{name}@%h",
+            ],
+        )  # fmt: skip
+        log = self.logs / f"{name}.log"
+        wait_until(lambda: " ready." in log.read_text(), timeout=30, interval=0.1, what=f"{name} ready")
+
+    def start_relay(self) -> None:
+        self._start("relay", [sys.executable, "manage.py", "outbox_relay"])
+
+    def start_web(self) -> None:
+        self._start(
+            "web",
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.web_port}", "--workers", "2"],
+        )
+        wait_until(lambda: self.request("GET", "/api/products/")[0] == 401, timeout=30, interval=0.1, what="web up")
+
+    def start_all(self) -> None:
+        self.start_redis()
+        self.start_web()
+        self.start_worker()
+        self.start_relay()
+
+    def log_tails(self, lines: int = 30) -> str:
+        parts = []
+        for log in sorted(self.logs.glob("*.log")):
+            parts.append(f"--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-lines:]))
+        return "\n".join(parts)
+
+    # --- talking to it ----------------------------------------------------------------------
+
+    def request(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base_url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+        except (urllib.error.URLError, ConnectionError):
+            return 0, None
+
+    def push_raw(self, task: str, envelope: dict) -> None:
+        """Put a message on the broker as any producer would, bypassing the outbox."""
+        app = Celery("raw", broker=self.redis_url)
+        app.conf.task_serializer = "json"
+        app.send_task(task, args=[envelope], queue=task.split(".", 1)[0])
+        app.close()

@@ -1,0 +1,109 @@
+"""An order's whole life over real Redis, a real Celery worker, the relay and gunicorn."""
+
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from config.messaging.models import OutboxState
+from delivery.models import DeadLetter as DeliveryDeadLetter
+from delivery.models import InboxMessage as DeliveryInbox
+from delivery.models import OutboxMessage as DeliveryOutbox
+from delivery.models import Shipment
+from sales.models import Order, OrderStatusChange
+from sales.models import OutboxMessage as SalesOutbox
+from tests.factories import ClerkFactory, CustomerFactory, ProductFactory
+from tests.integration.stack import wait_until
+
+ADDRESS = {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+
+
+def token(user) -> str:
+    return str(RefreshToken.for_user(user).access_token)
+
+
+def all_outboxes_done() -> bool:
+    in_flight = [OutboxState.PENDING, OutboxState.AWAITING_ACK]
+    return not SalesOutbox.objects.filter(state__in=in_flight).exists() and not (
+        DeliveryOutbox.objects.filter(state__in=in_flight).exists()
+    )
+
+
+def test_order_to_shipment_to_shipped_to_delivered(stack):
+    ProductFactory(sku="MUG-1", stock_quantity=10)
+    customer, clerk = token(CustomerFactory()), token(ClerkFactory())
+
+    code, order = stack.request(
+        "POST", "/api/orders/", {"items": [{"sku": "MUG-1", "quantity": 2}], "shipping_address": ADDRESS}, customer
+    )
+    assert code == 201
+    to_shipment = wait_until(lambda: Shipment.objects.filter(order_id=order["id"]).exists(), timeout=15)
+    shipment = Shipment.objects.get(order_id=order["id"])
+
+    code, _ = stack.request("POST", f"/api/delivery/shipments/{shipment.id}/ship/", {"tracking_number": "1Z9"}, clerk)
+    assert code == 200
+    to_shipped = wait_until(
+        lambda: stack.request("GET", f"/api/orders/{order['id']}/", token=customer)[1]["status"] == "shipped",
+        timeout=15,
+    )
+
+    code, _ = stack.request("POST", f"/api/delivery/shipments/{shipment.id}/deliver/", None, clerk)
+    assert code == 200
+    to_delivered = wait_until(lambda: Order.objects.get(id=order["id"]).status == "delivered", timeout=15)
+    wait_until(all_outboxes_done, timeout=15, what="every message acknowledged")
+
+    print(
+        f"\nlifecycle: order→shipment {to_shipment:.3f}s, ship→order shipped {to_shipped:.3f}s,"
+        f" deliver→order delivered {to_delivered:.3f}s"
+    )
+    assert list(OrderStatusChange.objects.values_list("to_status", "source")) == [
+        ("pending_shipment", "api"),
+        ("shipped", "delivery"),
+        ("delivered", "delivery"),
+    ]
+    assert SalesOutbox.objects.filter(needs_ack=True).count() == 1
+    assert DeliveryOutbox.objects.filter(needs_ack=True).count() == 2
+    assert DeliveryInbox.objects.count() == 1
+    assert DeliveryDeadLetter.objects.exists() is False
+
+
+def test_the_same_raw_message_pushed_twice_is_applied_once(stack):
+    ProductFactory(sku="MUG-1", stock_quantity=10)
+    code, order = stack.request(
+        "POST",
+        "/api/orders/",
+        {"items": [{"sku": "MUG-1", "quantity": 1}], "shipping_address": ADDRESS},
+        token(CustomerFactory()),
+    )
+    assert code == 201
+    wait_until(all_outboxes_done, timeout=15, what="first copy applied and acknowledged")
+    envelope = SalesOutbox.objects.get(type="order.created").envelope
+
+    stack.push_raw("delivery.order_created", envelope)
+    stack.push_raw("delivery.order_created", envelope)
+
+    wait_until(lambda: DeliveryOutbox.objects.filter(type="message.acknowledged").count() == 3, timeout=15)
+    assert Shipment.objects.filter(order_id=order["id"]).count() == 1
+    assert DeliveryInbox.objects.count() == 1
+
+
+def test_a_tampered_message_is_rejected_and_kept_as_a_dead_letter(stack):
+    ProductFactory(sku="MUG-1", stock_quantity=10)
+    stack.request(
+        "POST",
+        "/api/orders/",
+        {"items": [{"sku": "MUG-1", "quantity": 1}], "shipping_address": ADDRESS},
+        token(CustomerFactory()),
+    )
+    wait_until(all_outboxes_done, timeout=15)
+    envelope = SalesOutbox.objects.get(type="order.created").envelope
+    forged = {
+        **envelope,
+        "id": "0b7e4a55-0000-4000-8000-000000000001",
+        "payload": {**envelope["payload"], "order_id": "ORD-FORGED"},
+    }
+
+    stack.push_raw("delivery.order_created", forged)
+
+    wait_until(lambda: DeliveryDeadLetter.objects.exists(), timeout=15)
+    letter = DeliveryDeadLetter.objects.get()
+    assert (letter.reason, str(letter.message_id)) == ("bad signature", forged["id"])
+    assert Shipment.objects.filter(order_id="ORD-FORGED").exists() is False
+    assert Shipment.objects.count() == 1

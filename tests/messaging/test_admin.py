@@ -1,0 +1,84 @@
+import pytest
+from django.test import Client
+
+from config.messaging.models import OutboxState
+from delivery.models import DeadLetter as DeliveryDeadLetter
+from delivery.models import Shipment
+from sales.models import OutboxMessage as SalesOutbox
+from tests.factories import SalesOutboxMessageFactory, ShipmentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_browser(staff) -> Client:
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/sales/outboxmessage/",
+        "/admin/sales/outboxmessage/?state__exact=dead",
+        "/admin/sales/deadletter/",
+        "/admin/delivery/outboxmessage/",
+        "/admin/delivery/deadletter/?state__exact=dead",
+        "/admin/delivery/shipment/",
+        "/admin/delivery/shipment/?status__exact=pending",
+        "/admin/delivery/shipment/?q=ORD",
+    ],
+)
+def test_messaging_pages_render_for_staff(staff_browser, path):
+    SalesOutboxMessageFactory(state=OutboxState.DEAD, last_error="not acknowledged after 20 attempts")
+    ShipmentFactory()
+
+    assert staff_browser.get(path).status_code == 200
+
+
+def test_outbox_and_shipment_detail_pages_render(staff_browser):
+    row = SalesOutboxMessageFactory()
+    shipment = ShipmentFactory()
+
+    assert staff_browser.get(f"/admin/sales/outboxmessage/{row.pk}/change/").status_code == 200
+    assert staff_browser.get(f"/admin/delivery/shipment/{shipment.pk}/change/").status_code == 200
+
+
+def test_staff_re_drive_dead_outbox_messages(staff_browser):
+    dead = SalesOutboxMessageFactory(state=OutboxState.DEAD, attempts=20)
+    done = SalesOutboxMessageFactory(state=OutboxState.DONE, attempts=1)
+
+    response = staff_browser.post(
+        "/admin/sales/outboxmessage/", {"action": "redrive", "_selected_action": [str(dead.pk), str(done.pk)]}
+    )
+
+    assert response.status_code == 302
+    assert dict(SalesOutbox.objects.values_list("pk", "state")) == {dead.pk: "pending", done.pk: "done"}
+
+
+def test_staff_re_drive_a_dead_letter(staff_browser, broker):
+    broker.deliver = False
+    row = SalesOutboxMessageFactory()
+    DeliveryDeadLetter.objects.create(
+        message_id=row.id, type=row.type, task_name="delivery.order_created", envelope=row.envelope, reason="x"
+    )
+
+    response = staff_browser.post(
+        "/admin/delivery/deadletter/",
+        {"action": "redrive", "_selected_action": [str(DeliveryDeadLetter.objects.get().pk)]},
+        follow=True,
+    )
+
+    assert [str(message) for message in response.context["messages"]] == ["1 applied, 0 still failing."]
+    assert DeliveryDeadLetter.objects.get().state == "redriven"
+    assert Shipment.objects.get().order_id == "ORD-0000000000000001"
+
+
+def test_non_staff_cannot_see_messages(customer):
+    client = Client()
+    client.force_login(customer)
+
+    response = client.get("/admin/sales/outboxmessage/")
+
+    assert response.status_code == 302
