@@ -116,6 +116,8 @@ STORAGES = {
 }
 
 LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/delivery/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

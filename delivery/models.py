@@ -37,6 +37,14 @@ class Shipment(models.Model):
     def __str__(self) -> str:
         return f"{self.id} ({self.order_id})"
 
+    @property
+    def item_count(self) -> int:
+        return sum(item["quantity"] for item in self.items)
+
+    @property
+    def item_summary(self) -> str:
+        return ", ".join(f"{item['quantity']}× {item['name']}" for item in self.items)
+
 
 class OutboxMessage(AbstractOutboxMessage):
     """Messages delivery sends: shipment.status_changed, and acknowledgements."""
