@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -6,6 +7,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from config.celery import task_named
 from config.messaging import transport
 from tests.factories import ClerkFactory, CustomerFactory, ProductFactory, StaffFactory
+from tests.integration.stack import Stack
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,9 +59,11 @@ def tee(db):
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
-    # PBKDF2 is slow on purpose; the tests need hashing to work, not to be costly.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _test_settings(settings, request):
+    # PBKDF2 is slow on purpose; the tests need hashing to work, not to be costly. Not when
+    # users log in to the live system, which checks passwords with the real settings.
+    if "stack" not in request.fixturenames:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Pages render without a collectstatic run (the manifest exists only after one).
     settings.STORAGES = {
         **settings.STORAGES,
@@ -103,3 +107,23 @@ def clerk(db):
 @pytest.fixture
 def clerk_client(clerk) -> APIClient:
     return bearer_client(clerk)
+
+
+@pytest.fixture
+def stack(transactional_db, tmp_path):
+    """The live system on loopback (see tests/integration/stack.py), on the test database."""
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    stack = Stack(
+        logs=tmp_path,
+        database_url=database_url,
+        secret_key=settings.SECRET_KEY,
+        signing_key=settings.MESSAGE_SIGNING_KEY,
+    )
+    try:
+        stack.start_all()
+        yield stack
+    finally:
+        stack.stop()
+        # Shown by pytest only when the test failed: what each process said last.
+        print(stack.log_tails())

@@ -38,6 +38,20 @@ def wait_until(condition: Callable[[], Any], *, timeout: float, interval: float 
         time.sleep(interval)
 
 
+_static_collected = False
+
+
+def _collect_static_once(env: dict[str, str]) -> None:
+    """gunicorn serves the pages' CSS through WhiteNoise from collected, hashed files."""
+    global _static_collected
+    if not _static_collected:
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput"],
+            cwd=ROOT, env=env, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        _static_collected = True
+
+
 class Stack:
     def __init__(self, *, logs: Path, database_url: str, secret_key: str, signing_key: str) -> None:
         self.logs = logs
@@ -107,6 +121,7 @@ class Stack:
         self._start("relay", [sys.executable, "manage.py", "outbox_relay"])
 
     def start_web(self) -> None:
+        _collect_static_once(self.env)
         self._start(
             "web",
             [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.web_port}", "--workers", "2"],

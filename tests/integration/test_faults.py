@@ -6,6 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import redis
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -24,6 +25,8 @@ from tests.integration.stack import Stack, wait_until
 ADDRESS = {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 ORDER = {"items": [{"sku": "MUG-1", "quantity": 1}], "shipping_address": ADDRESS}
 IN_FLIGHT = [OutboxState.PENDING, OutboxState.AWAITING_ACK]
+
+pytestmark = pytest.mark.integration
 
 
 def converged(expected_shipments: int) -> bool:

@@ -1,5 +1,6 @@
 """An order's whole life over real Redis, a real Celery worker, the relay and gunicorn."""
 
+import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from config.messaging.models import OutboxState
@@ -13,6 +14,8 @@ from tests.factories import ClerkFactory, CustomerFactory, ProductFactory
 from tests.integration.stack import wait_until
 
 ADDRESS = {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+
+pytestmark = pytest.mark.integration
 
 
 def token(user) -> str:
