@@ -8,6 +8,8 @@ cd "$ROOT"
 ensure_venv
 ensure_postgres "${PG_PORT:-54329}"
 ensure_redis "${REDIS_PORT:-6391}"
+# The browser tests drive Debian's Chromium (never a browser downloaded by a test tool).
+[ -x /usr/bin/chromium ] || apt_install chromium
 
 say "lint: ruff, import-linter"
 ruff check .
