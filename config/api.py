@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -24,3 +24,33 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif "detail" not in response.data:
         response.data = {"detail": "Invalid input.", **response.data}
     return response
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error body: a ``detail``, plus field errors where DRF gives them."""
+
+    detail = serializers.CharField()
+
+
+def add_common_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular hook: the answers every /api/ operation may give, written once here.
+
+    401 wherever a bearer token is needed, 400 wherever there is a body to validate, 404 for a
+    page past the end of a list, 429 everywhere (throttling); the shared Error component behind
+    each."""
+    result.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+        "Error",
+        {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]},
+    )
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path in result["paths"].values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            if any("jwtAuth" in requirement for requirement in operation.get("security", [])):
+                responses.setdefault("401", {"description": "No valid bearer token.", "content": error})
+            responses.setdefault("429", {"description": "Too many requests; see Retry-After.", "content": error})
+            if "requestBody" in operation:
+                responses.setdefault("400", {"description": "Invalid input, with field errors.", "content": error})
+            if any(parameter.get("name") == "page" for parameter in operation.get("parameters", [])):
+                responses.setdefault("404", {"description": "No such page.", "content": error})
+    return result

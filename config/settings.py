@@ -4,6 +4,8 @@ Production secrets have no defaults: with DJANGO_DEBUG off the process refuses t
 without DJANGO_SECRET_KEY and MESSAGE_SIGNING_KEY.
 """
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,6 +45,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "django_celery_beat",
@@ -52,6 +56,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -86,6 +91,9 @@ DATABASES = {
 # Persistent connections: opening a PostgreSQL connection costs more than a whole order.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails a request (and /readyz) in seconds, not minutes.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 3
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, workers and beat share the file: take the write lock at BEGIN and wait for it,
     # instead of failing with "database is locked" halfway through a transaction.
@@ -115,6 +123,22 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# --- HTTPS and limits ------------------------------------------------------------------------
+# Production is HTTPS: redirect, HSTS, secure cookies. DJANGO_HTTPS=0 for plain-HTTP local runs.
+HTTPS = env.bool("DJANGO_HTTPS", default=not DEBUG)
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes and scrapers speak HTTP
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    # Only behind a proxy that sets this header itself and strips it from clients.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # an order of 100 lines is about 5 KB
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/delivery/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -131,6 +155,57 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per user (or per address when anonymous) everywhere; per user and per address, and
+    # stricter, on log-in, registration and placing orders (views name their throttle_scope).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.throttling.UserOrAddressRateThrottle",
+        "config.throttling.ScopedUserRateThrottle",
+        "config.throttling.ScopedAddressRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("THROTTLE_USER", default="1200/min"),
+        "anon": env.str("THROTTLE_ANON", default="120/min"),
+        "orders": env.str("THROTTLE_ORDERS", default="60/min"),
+        "orders_address": env.str("THROTTLE_ORDERS_ADDRESS", default="600/min"),
+        "auth": env.str("THROTTLE_AUTH", default="10/min"),
+        "auth_address": env.str("THROTTLE_AUTH_ADDRESS", default="60/min"),
+        "register": env.str("THROTTLE_REGISTER", default="5/hour"),
+        "register_address": env.str("THROTTLE_REGISTER_ADDRESS", default="20/hour"),
+    },
+    # Behind a proxy, the client is the last address it adds to X-Forwarded-For.
+    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Order processing API",
+    "DESCRIPTION": "Sales (catalogue, orders) and delivery (shipments). JSON; money as decimal strings.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served by this app: no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.add_common_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "sales.models.OrderStatus",
+        "ShipmentStatusEnum": "delivery.models.ShipmentStatus",
+    },
+}
+
+# Throttle counters live in Redis, shared by every web process. If Redis is away the
+# throttles let requests through (config/throttling.py): placing orders must not depend on it.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("REDIS_URL", default="redis://localhost:6379/0"),
+        "KEY_PREFIX": "cache",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
 }
 
 SIMPLE_JWT = {
@@ -207,14 +282,35 @@ CELERY_BEAT_SCHEDULE = {
     "delivery.purge_messages": {"task": "delivery.purge_messages", "schedule": timedelta(hours=1)},
 }
 
-# --- Logging --------------------------------------------------------------------------------
+# --- Logging: one JSON object per line, on every process --------------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"correlation": {"()": "config.context.CorrelationIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["correlation"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Our request log (config.observability) replaces Django's own lines for 4xx/5xx.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+    },
 }
+# Celery workers and beat log through the configuration above instead of their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Metrics: Prometheus, summed over every process of this host ------------------------------
+PROMETHEUS_MULTIPROC_DIR = env.str(
+    "PROMETHEUS_MULTIPROC_DIR", default=str(Path(tempfile.gettempdir()) / "order-processing-metrics")
+)
+Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR  # read by prometheus_client on import
 
 # --- Error reporting ------------------------------------------------------------------------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")

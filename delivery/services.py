@@ -36,7 +36,7 @@ def shipment_create_from_order(*, order: OrderCreated) -> Shipment:
         },
     )
     if created:
-        logger.info("shipment created shipment_id=%s order_id=%s", shipment.id, order.order_id)
+        logger.info("shipment created", extra={"shipment_id": shipment.id, "order_id": order.order_id})
     return shipment
 
 
@@ -54,7 +54,7 @@ def shipment_mark_shipped(*, shipment_id: str, tracking_number: str | None = Non
         shipment.tracking_number = tracking_number or shipment.tracking_number
         shipment.save(update_fields=["status", "shipped_at", "tracking_number", "updated_at"])
         _tell_sales(shipment, occurred_at=shipment.shipped_at)
-    logger.info("shipment shipped shipment_id=%s order_id=%s", shipment.id, shipment.order_id)
+    logger.info("shipment shipped", extra={"shipment_id": shipment.id, "order_id": shipment.order_id})
     return ShipmentChange(shipment=shipment, changed=True)
 
 
@@ -74,7 +74,7 @@ def shipment_mark_delivered(*, shipment_id: str) -> ShipmentChange:
         shipment.delivered_at = timezone.now()
         shipment.save(update_fields=["status", "delivered_at", "updated_at"])
         _tell_sales(shipment, occurred_at=shipment.delivered_at)
-    logger.info("shipment delivered shipment_id=%s order_id=%s", shipment.id, shipment.order_id)
+    logger.info("shipment delivered", extra={"shipment_id": shipment.id, "order_id": shipment.order_id})
     return ShipmentChange(shipment=shipment, changed=True)
 
 
@@ -88,5 +88,4 @@ def _tell_sales(shipment: Shipment, *, occurred_at: datetime) -> None:
             occurred_at=occurred_at.isoformat(),
             tracking_number=shipment.tracking_number,
         ),
-        correlation_id=shipment.order_id,
     )

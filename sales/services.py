@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 def user_register(*, username: str, email: str, password: str) -> AbstractBaseUser:
     """A new customer account; the password has passed Django's validators already."""
     user = get_user_model().objects.create_user(username=username, email=email, password=password)
-    logger.info("user registered user_id=%s", user.pk)
+    logger.info("user registered", extra={"user_id": user.pk})
     return user
 
 
@@ -159,10 +159,10 @@ def order_place(
             reason="order placed",
             occurred_at=order.created_at,
         )
-        outbox_write(app_label="sales", message=_order_created(order, order_lines), correlation_id=order.id)
+        outbox_write(app_label="sales", message=_order_created(order, order_lines))
         if idempotency_key is not None:
             idempotency_key_complete(record=idempotency_key, response_status=201, order_id=order.id)
-    logger.info("order placed order_id=%s lines=%d total=%s", order.id, len(order_lines), order.total)
+    logger.info("order placed", extra={"order_id": order.id, "lines": len(order_lines), "total": str(order.total)})
     return order
 
 
@@ -222,7 +222,10 @@ def order_status_advance(
         if target == OrderStatus.DELIVERED:
             order.delivered_at = occurred_at
         order.save(update_fields=["status", "shipped_at", "delivered_at", "updated_at"])
-    logger.info("order status changed order_id=%s from=%s to=%s", order_id, change.from_status, target)
+    logger.info(
+        "order status changed",
+        extra={"order_id": order_id, "from": change.from_status, "to": str(target), "source": source},
+    )
     return change
 
 
@@ -295,5 +298,5 @@ def idempotency_keys_purge(*, now: datetime | None = None) -> int:
     """Delete the keys older than IDEMPOTENCY_KEY_TTL; returns how many went."""
     cutoff = (now or timezone.now()) - settings.IDEMPOTENCY_KEY_TTL
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
-    logger.info("idempotency keys purged count=%d", deleted)
+    logger.info("idempotency keys purged", extra={"count": deleted})
     return deleted

@@ -14,6 +14,10 @@ for name in DJANGO_SECRET_KEY MESSAGE_SIGNING_KEY; do
   [ -n "${!name:-}" ] || export "$name=$(cat "$file")"
 done
 export PORT=${PORT:-8000}
+export DJANGO_HTTPS=${DJANGO_HTTPS:-0}  # a local run speaks plain HTTP on loopback
+# Metrics files of earlier runs would be summed with this one's: start afresh.
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$RUN_DIR/metrics}
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 
 python manage.py migrate --noinput
 python manage.py collectstatic --noinput >/dev/null

@@ -17,9 +17,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config import metrics
+from config.context import current_correlation_id
 from config.messaging.envelope import Envelope, InvalidMessage, verify
 from config.messaging.models import AbstractDeadLetter, DeadLetterState
-from config.messaging.outbox import acknowledge, current_correlation_id, inbox_model, write_envelope
+from config.messaging.outbox import acknowledge, inbox_model, write_envelope
 from config.messaging.transport import ACK_TYPE
 
 logger = logging.getLogger(__name__)
@@ -83,15 +85,16 @@ def consume(
             if outcome is Outcome.APPLIED:
                 apply(message, envelope)
             _acknowledge(app_label=app_label, envelope=envelope)
+        metrics.MESSAGES_CONSUMED.labels(app=app_label, type=envelope.type, result=outcome).inc()
+        if outcome is Outcome.APPLIED:
+            lag = (timezone.now() - envelope.occurred).total_seconds()
+            metrics.MESSAGE_LAG.labels(type=envelope.type).observe(max(lag, 0.0))
+        logger.info(
+            "message consumed",
+            extra={"app": app_label, "message_id": envelope.id, "type": envelope.type, "result": str(outcome)},
+        )
     finally:
         current_correlation_id.reset(token)
-    logger.info(
-        "message consumed message_id=%s type=%s result=%s correlation_id=%s",
-        envelope.id,
-        envelope.type,
-        outcome,
-        envelope.correlation_id,
-    )
     return outcome
 
 
@@ -116,7 +119,8 @@ def consume_acknowledgement(raw: Any, *, app_label: str, task_name: str) -> Outc
         dead_letter_record(app_label=app_label, task_name=task_name, raw=raw, reason=reason)
         return Outcome.REJECTED
     changed = acknowledge(app_label=app_label, message_id=message_id)
-    logger.info("message acknowledged message_id=%s first=%s", message_id, changed)
+    metrics.MESSAGES_CONSUMED.labels(app=app_label, type=ACK_TYPE, result="applied" if changed else "duplicate").inc()
+    logger.info("message acknowledged", extra={"app": app_label, "message_id": message_id, "first": changed})
     return Outcome.APPLIED if changed else Outcome.DUPLICATE
 
 
@@ -127,13 +131,16 @@ def dead_letter_record(*, app_label: str, task_name: str, raw: Any, reason: str,
     message_type = str(body.get("type", ""))[:64]
     dead_letters = dead_letter_model(app_label).objects
     logger.error(
-        "message rejected app=%s message_id=%s type=%s reason=%s error=%s",
-        app_label,
-        message_id,
-        message_type,
-        reason,
-        error[:200],
+        "message rejected",
+        extra={
+            "app": app_label,
+            "message_id": str(message_id) if message_id else None,
+            "type": message_type,
+            "reason": reason,
+            "error": error[:200],
+        },
     )
+    metrics.DEAD_LETTERS.labels(app=app_label, reason=reason.split(":")[0]).inc()
     update = {"reason": reason[:200], "error": error, "state": DeadLetterState.DEAD, "last_seen_at": timezone.now()}
     if message_id and dead_letters.filter(message_id=message_id).update(times_seen=F("times_seen") + 1, **update):
         return
@@ -160,12 +167,14 @@ def dead_letter_redrive(*, dead_letter: AbstractDeadLetter) -> bool:
         outcome = task_named(dead_letter.task_name).run(dead_letter.envelope)
     except Exception as exc:
         type(dead_letter).objects.filter(pk=dead_letter.pk).update(error=repr(exc), last_seen_at=timezone.now())
-        logger.warning("dead letter re-drive failed dead_letter_id=%s error=%r", dead_letter.pk, exc)
+        logger.warning("dead letter re-drive failed", extra={"dead_letter_id": dead_letter.pk, "error": repr(exc)})
         return False
     if outcome is Outcome.REJECTED:
         return False
     type(dead_letter).objects.filter(pk=dead_letter.pk).update(
         state=DeadLetterState.REDRIVEN, redriven_at=timezone.now()
     )
-    logger.info("dead letter re-driven dead_letter_id=%s message_id=%s", dead_letter.pk, dead_letter.message_id)
+    logger.info(
+        "dead letter re-driven", extra={"dead_letter_id": dead_letter.pk, "message_id": str(dead_letter.message_id)}
+    )
     return True

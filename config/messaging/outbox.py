@@ -5,7 +5,6 @@ the relay with exponential backoff and jitter, a bounded number of times, then m
 import logging
 import random
 import uuid
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -16,15 +15,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config import metrics
+from config.context import current_correlation_id
 from config.messaging import transport
 from config.messaging.envelope import Contract, Envelope
 from config.messaging.models import AbstractInboxMessage, AbstractOutboxMessage, OutboxState
 
 logger = logging.getLogger(__name__)
-
-# The correlation id of the work in hand: set while a message is consumed (and, later, from the
-# HTTP request), carried into every message written meanwhile.
-current_correlation_id: ContextVar[str | None] = ContextVar("current_correlation_id", default=None)
 
 
 def outbox_model(app_label: str) -> type[AbstractOutboxMessage]:
@@ -73,12 +70,16 @@ def send_now(*, app_label: str, row: AbstractOutboxMessage) -> bool:
     try:
         transport.publish(row.envelope)
     except Exception as exc:  # the broker is down or slow: the relay will try again
-        logger.warning("message publish failed message_id=%s type=%s error=%r", row.id, row.type, exc)
+        metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="fast", result="failed").inc()
+        logger.warning(
+            "message publish failed", extra={"message_id": str(row.id), "type": row.type, "error": repr(exc)}
+        )
         return False
     outbox_model(app_label).objects.filter(pk=row.pk, state=OutboxState.PENDING).update(
         **_sent_fields(row, timezone.now())
     )
-    logger.info("message published message_id=%s type=%s correlation_id=%s", row.id, row.type, row.correlation_id)
+    metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="fast", result="ok").inc()
+    logger.info("message published", extra={"app": app_label, "message_id": str(row.id), "type": row.type})
     return True
 
 
@@ -130,16 +131,24 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
                 row.last_error = f"not acknowledged after {row.attempts} attempts"
                 changed.append(row)
                 dead += 1
-                logger.error("message dead-lettered message_id=%s type=%s attempts=%d", row.id, row.type, row.attempts)
+                metrics.OUTBOX_DEAD.labels(app=app_label).inc()
+                logger.error(
+                    "message dead-lettered",
+                    extra={"app": app_label, "message_id": str(row.id), "type": row.type, "attempts": row.attempts},
+                )
                 continue
             try:
                 transport.publish(row.envelope)
             except Exception as exc:  # the broker is down: stop here, the rest waits too
+                metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="relay", result="failed").inc()
                 row.last_error = repr(exc)[:1000]
                 changed.append(row)
                 broker_down = True
-                logger.warning("relay publish failed message_id=%s error=%r", row.id, exc)
+                logger.warning("relay publish failed", extra={"message_id": str(row.id), "error": repr(exc)})
                 break
+            metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="relay", result="ok").inc()
+            if row.attempts:  # sent before, never acknowledged
+                metrics.MESSAGE_RETRIES.labels(app=app_label).inc()
             for name, value in _sent_fields(row, now).items():
                 setattr(row, name, value)
             changed.append(row)
@@ -148,7 +157,7 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
             changed, ["state", "attempts", "sent_at", "next_attempt_at", "last_error"], batch_size=500
         )
     if sent or dead:
-        logger.info("relay batch app=%s sent=%d dead=%d", app_label, sent, dead)
+        logger.info("relay batch", extra={"app": app_label, "sent": sent, "dead": dead})
     return RelayResult(sent=sent, dead=dead, broker_down=broker_down)
 
 
@@ -171,7 +180,7 @@ def outbox_redrive(*, app_label: str, ids: list[Any]) -> int:
         .objects.filter(pk__in=ids, state=OutboxState.DEAD)
         .update(state=OutboxState.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error="")
     )
-    logger.info("outbox re-driven app=%s count=%d", app_label, count)
+    logger.info("outbox re-driven", extra={"app": app_label, "count": count})
     return count
 
 
@@ -184,5 +193,5 @@ def messages_purge(*, app_label: str, now: datetime | None = None) -> tuple[int,
     cutoff = (now or timezone.now()) - settings.MESSAGING_RETENTION
     sent, _ = outbox_model(app_label).objects.filter(state=OutboxState.DONE, created_at__lt=cutoff).delete()
     seen, _ = inbox_model(app_label).objects.filter(received_at__lt=cutoff).delete()
-    logger.info("messages purged app=%s outbox=%d inbox=%d", app_label, sent, seen)
+    logger.info("messages purged", extra={"app": app_label, "outbox": sent, "inbox": seen})
     return sent, seen

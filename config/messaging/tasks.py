@@ -7,6 +7,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.conf import settings
 
+from config import metrics
 from config.messaging.consumer import Outcome, consume_acknowledgement, dead_letter_record
 from config.messaging.outbox import messages_purge
 
@@ -25,6 +26,9 @@ class ConsumerTask(Task):
     retry_backoff = 1
     retry_backoff_max = 30
     retry_jitter = True
+
+    def on_retry(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        metrics.TASK_RETRIES.labels(task=self.name).inc()
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         dead_letter_record(

@@ -9,7 +9,7 @@ class ShipmentItemSerializer(serializers.Serializer):
     quantity = serializers.IntegerField()
 
 
-class ShippingAddressSerializer(serializers.Serializer):
+class ShipmentAddressSerializer(serializers.Serializer):
     name = serializers.CharField()
     line1 = serializers.CharField()
     line2 = serializers.CharField()
@@ -21,7 +21,7 @@ class ShippingAddressSerializer(serializers.Serializer):
 class ShipmentSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display")
     items = ShipmentItemSerializer(many=True)
-    shipping_address = ShippingAddressSerializer()
+    shipping_address = ShipmentAddressSerializer()
 
     class Meta:
         model = Shipment

@@ -1,12 +1,14 @@
 from typing import Any
 
 import django_filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api import ErrorSerializer
 from delivery import selectors, services
 from delivery.api.serializers import ShipmentSerializer, ShipSerializer
 from delivery.models import Shipment, ShipmentStatus
@@ -28,6 +30,18 @@ class NotShippedYet(APIException):
     default_code = "not_shipped"
 
 
+@extend_schema_view(
+    list=extend_schema(responses={200: ShipmentSerializer(many=True), 400: ErrorSerializer, 403: ErrorSerializer}),
+    retrieve=extend_schema(responses={200: ShipmentSerializer, 403: ErrorSerializer, 404: ErrorSerializer}),
+    ship=extend_schema(
+        request=ShipSerializer,
+        responses={200: ShipmentSerializer, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+    ),
+    deliver=extend_schema(
+        request=None,
+        responses={200: ShipmentSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+    ),
+)
 class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ShipmentSerializer
     permission_classes = [IsDeliveryClerk]

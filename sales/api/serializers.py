@@ -33,6 +33,11 @@ class RegisterSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
 # --- Catalogue ------------------------------------------------------------------------------
 
 

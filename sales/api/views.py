@@ -1,5 +1,6 @@
 import hashlib
 import json
+import logging
 import re
 from typing import Any
 
@@ -7,34 +8,54 @@ import django_filters
 from django.db import IntegrityError
 from django.http import Http404
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, permissions, status, viewsets
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from config import metrics
+from config.api import ErrorSerializer
 from sales import selectors, services
 from sales.api.serializers import (
     OrderCreateSerializer,
     OrderSerializer,
+    OrderUnavailableSerializer,
     ProductSerializer,
     ProductUpdateSerializer,
     RegisterSerializer,
+    TokenPairSerializer,
 )
 from sales.models import IdempotencyKey, Order, OrderStatus
+
+logger = logging.getLogger(__name__)
 
 # --- Accounts -------------------------------------------------------------------------------
 
 
+@extend_schema(responses={201: RegisterSerializer, 400: ErrorSerializer})
 class RegisterApi(generics.CreateAPIView):
     serializer_class = RegisterSerializer
     authentication_classes: list[type] = []
     permission_classes = [permissions.AllowAny]
+    throttle_scope = "register"
 
     def perform_create(self, serializer: RegisterSerializer) -> None:
         try:
             serializer.instance = services.user_register(**serializer.validated_data)
         except IntegrityError as exc:  # the same name registered twice at the same moment
             raise ValidationError({"username": ["A user with that username already exists."]}) from exc
+
+
+@extend_schema(responses={200: TokenPairSerializer, 401: ErrorSerializer})
+class TokenApi(TokenObtainPairView):
+    throttle_scope = "auth"
+
+
+@extend_schema(responses={200: TokenPairSerializer, 401: ErrorSerializer})
+class TokenRefreshApi(TokenRefreshView):
+    throttle_scope = "auth"
 
 
 # --- Catalogue ------------------------------------------------------------------------------
@@ -49,6 +70,13 @@ class IsStaffOrReadOnly(permissions.BasePermission):
         )
 
 
+@extend_schema_view(
+    retrieve=extend_schema(responses={200: ProductSerializer, 404: ErrorSerializer}),
+    create=extend_schema(responses={201: ProductSerializer, 400: ErrorSerializer, 403: ErrorSerializer}),
+    partial_update=extend_schema(
+        responses={200: ProductSerializer, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+    ),
+)
 class ProductViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -105,13 +133,44 @@ def request_fingerprint(data: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@extend_schema_view(
+    list=extend_schema(responses={200: OrderSerializer(many=True), 400: ErrorSerializer}),
+    retrieve=extend_schema(responses={200: OrderSerializer, 404: ErrorSerializer}),
+    create=extend_schema(
+        request=OrderCreateSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="1–255 printable characters; a retry with the same key and body gets the first answer.",
+            )
+        ],
+        responses={
+            201: OrderSerializer,
+            400: ErrorSerializer,
+            409: OpenApiResponse(
+                OrderUnavailableSerializer,
+                description="Not enough stock (with `unavailable`), or the same key still in progress (`detail` only).",
+            ),
+            422: ErrorSerializer,
+        },
+    ),
+)
 class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
     lookup_value_regex = "[^/]+"
 
     def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
+            return Order.objects.none()
         return selectors.order_list_for_customer(customer=self.request.user)
+
+    def get_throttles(self) -> list[Any]:
+        # Placing orders has its own, stricter rates; reading them does not.
+        self.throttle_scope = "orders" if self.action == "create" else None
+        return super().get_throttles()
 
     def retrieve(self, request: Request, pk: str) -> Response:
         order = selectors.order_get_for_user(user=request.user, order_id=pk)
@@ -121,7 +180,9 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def create(self, request: Request) -> Response:
         serializer = OrderCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            _refused("invalid")
+            raise ValidationError(serializer.errors)
         record = self._claim_idempotency_key(request)
         if record is not None and record.state == IdempotencyKey.State.COMPLETED:
             return self._replay(record)
@@ -141,15 +202,18 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             }
             if record is not None:
                 services.idempotency_key_complete(record=record, response_status=409, response_body=body)
+            _refused("unavailable", skus=[line.sku for line in exc.lines])
             return Response(body, status=status.HTTP_409_CONFLICT)
         except services.IdempotencyKeyInProgress as exc:  # another request took the key over
             raise Conflict() from exc
         except services.UnknownProducts as exc:
             self._release(record)
+            _refused("unknown_product", skus=exc.skus)
             raise ValidationError({"items": _unknown_sku_errors(serializer, exc.skus)}) from exc
         except Exception:
             self._release(record)
             raise
+        metrics.ORDERS_PLACED.inc()
         return self._created(order)
 
     @staticmethod
@@ -181,6 +245,11 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def _created(self, order: Order) -> Response:
         location = reverse("order-detail", kwargs={"pk": order.id})
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+
+def _refused(reason: str, **details: Any) -> None:
+    metrics.ORDERS_REFUSED.labels(reason=reason).inc()
+    logger.info("order refused", extra={"reason": reason, **details})
 
 
 def _unknown_sku_errors(serializer: OrderCreateSerializer, skus: list[str]) -> dict[str, dict[str, list[str]]]:

@@ -56,3 +56,52 @@ def test_settings_follow_the_environment():
     result = run_django(env, code)
 
     assert result.stdout == "['shop.example.com', 'api.example.com'] redis://r:6379/2 db.internal orders\n"
+
+
+def test_production_settings_pass_the_deploy_check():
+    env = {**PRODUCTION, "DJANGO_SECRET_KEY": "k7#Qm2@vX9!pL4$wR8^zN1&bT6*yH3(cJ5)eF0_gD-uA+sK=oI[iP]lM{nB}"}
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert (result.returncode, result.stdout.strip()) == (0, "System check identified no issues (0 silenced).")
+
+
+def test_production_is_https_only():
+    code = "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+
+    result = run_django(PRODUCTION, code)
+
+    assert result.stdout == "True 31536000 True True\n"
+
+
+def test_behind_a_proxy_the_forwarded_scheme_is_trusted_only_when_asked():
+    code = "print(getattr(s, 'SECURE_PROXY_SSL_HEADER', None))"
+
+    default = run_django(PRODUCTION, code)
+    proxied = run_django({**PRODUCTION, "DJANGO_SECURE_PROXY_SSL_HEADER": "1"}, code)
+
+    assert (default.stdout, proxied.stdout) == ("None\n", "('HTTP_X_FORWARDED_PROTO', 'https')\n")
+
+
+@pytest.mark.parametrize(
+    ("dsn", "expected"),
+    [("", "False - - None\n"), ("https://public@sentry.example.invalid/1", "True staging abc123 False\n")],
+)
+def test_sentry_is_on_only_with_a_dsn(dsn, expected):
+    env = {**PRODUCTION, "SENTRY_DSN": dsn, "SENTRY_ENVIRONMENT": "staging", "SENTRY_RELEASE": "abc123"}
+    code = (
+        "import sentry_sdk; c = sentry_sdk.get_client(); "
+        "print(c.is_active(), c.options['environment'] if c.is_active() else '-', "
+        "c.options['release'] if c.is_active() else '-', c.options['send_default_pii'])"
+    )
+
+    result = run_django(env, code)
+
+    assert result.stdout == expected

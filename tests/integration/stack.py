@@ -67,6 +67,8 @@ class Stack:
             "DJANGO_SECRET_KEY": secret_key,
             "MESSAGE_SIGNING_KEY": signing_key,
             "PYTHONUNBUFFERED": "1",
+            "DJANGO_HTTPS": "0",  # plain HTTP on loopback
+            "PROMETHEUS_MULTIPROC_DIR": str(logs / "metrics"),
         }
         self.processes: dict[str, subprocess.Popen] = {}
 

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.celery import task_named
+from config.context import current_correlation_id
 from config.messaging.consumer import dead_letter_redrive
 from config.messaging.envelope import Envelope
 from config.messaging.models import OutboxState
@@ -38,7 +39,7 @@ def test_order_created_is_written_in_the_orders_transaction(customer, mug, broke
         order = place(customer)
 
     row = SalesOutbox.objects.get()
-    assert (row.type, row.state, row.correlation_id) == ("order.created", OutboxState.PENDING, order.id)
+    assert (row.type, row.state) == ("order.created", OutboxState.PENDING)
     assert OrderCreated.from_dict(row.envelope["payload"]).order_id == order.id
     assert (len(callbacks), broker.published) == (1, [])
 
@@ -94,7 +95,11 @@ def test_a_placed_order_becomes_a_shipment_and_its_message_is_acknowledged(
         "country": "DE",
     }
     assert (sales_row.state, sales_row.attempts, sales_row.acked_at is not None) == (OutboxState.DONE, 1, True)
-    assert (ack_row.state, ack_row.correlation_id, ack_row.needs_ack) == (OutboxState.DONE, order.id, False)
+    assert (ack_row.state, ack_row.correlation_id, ack_row.needs_ack) == (
+        OutboxState.DONE,
+        sales_row.correlation_id,
+        False,
+    )
     assert ack_row.envelope["payload"] == {"message_id": str(sales_row.id), "recipient": "sales"}
 
 
@@ -261,16 +266,24 @@ def test_a_tampered_dead_letter_stays_dead_when_re_driven(broker):
     assert (letter.state, letter.times_seen) == ("dead", 2)
 
 
-def test_correlation_id_follows_the_order_through_every_message(
+def test_each_request_correlation_id_travels_with_its_messages_and_their_acknowledgements(
     customer, mug, broker, django_capture_on_commit_callbacks
 ):
+    placing = current_correlation_id.set("request-that-placed")
     with django_capture_on_commit_callbacks(execute=True):
-        order = place(customer)
+        place(customer)
+    current_correlation_id.reset(placing)
+    shipping = current_correlation_id.set("request-that-shipped")
     with django_capture_on_commit_callbacks(execute=True):
         shipment_mark_shipped(shipment_id=Shipment.objects.get().id)
+    current_correlation_id.reset(shipping)
 
-    assert {envelope["correlation_id"] for envelope in broker.published} == {order.id}
-    assert len(broker.published) == 4
+    assert [(envelope["type"], envelope["correlation_id"]) for envelope in broker.published] == [
+        ("order.created", "request-that-placed"),
+        ("message.acknowledged", "request-that-placed"),
+        ("shipment.status_changed", "request-that-shipped"),
+        ("message.acknowledged", "request-that-shipped"),
+    ]
 
 
 def test_the_fast_path_leaves_a_message_to_the_relay_when_the_broker_is_down(

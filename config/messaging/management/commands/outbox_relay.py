@@ -29,7 +29,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        logger.info("outbox relay started apps=%s", ",".join(settings.MESSAGING_APPS))
+        logger.info("outbox relay started", extra={"apps": settings.MESSAGING_APPS})
         pause = interval
         while not stopping:
             busy = broker_down = False

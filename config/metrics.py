@@ -1,0 +1,76 @@
+"""Prometheus metrics, correct across processes.
+
+Every process (gunicorn workers, Celery workers, the relay) writes its counters and histograms to
+files in PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode, set up in settings);
+``/metrics`` adds them all up. Outbox gauges are read from the database at scrape time, so they
+are right whichever process asks. The README lists every metric.
+"""
+
+from collections.abc import Iterator
+
+from django.apps import apps
+from django.conf import settings
+from django.db.models import Count, Min
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["view", "method", "code"])
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["view"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+ORDERS_PLACED = Counter("orders_placed_total", "Orders placed")
+ORDERS_REFUSED = Counter("orders_refused_total", "Orders refused", ["reason"])
+MESSAGES_PUBLISHED = Counter(
+    "messages_published_total", "Messages handed to the broker", ["app", "type", "path", "result"]
+)
+MESSAGES_CONSUMED = Counter("messages_consumed_total", "Messages received", ["app", "type", "result"])
+MESSAGE_LAG = Histogram(
+    "message_lag_seconds",
+    "From a message's occurred_at to its effect being committed",
+    ["type"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+MESSAGE_RETRIES = Counter("message_retries_total", "Messages sent again for want of an acknowledgement", ["app"])
+TASK_RETRIES = Counter("task_retries_total", "Consumer task runs that failed and will be retried", ["task"])
+DEAD_LETTERS = Counter("dead_letters_total", "Messages refused or given up by a consumer", ["app", "reason"])
+OUTBOX_DEAD = Counter("outbox_dead_total", "Messages never acknowledged after every attempt", ["app"])
+
+
+def http_request(*, view: str, method: str, code: int, seconds: float) -> None:
+    HTTP_REQUESTS.labels(view=view, method=method, code=str(code)).inc()
+    HTTP_LATENCY.labels(view=view).observe(seconds)
+
+
+class OutboxCollector:
+    """Messages still in flight per department, and how old the oldest one is."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pending = GaugeMetricFamily("outbox_pending", "Messages not yet acknowledged (or sent)", labels=["app"])
+        oldest = GaugeMetricFamily(
+            "outbox_oldest_pending_age_seconds", "Age of the oldest message not yet acknowledged", labels=["app"]
+        )
+        now = timezone.now()
+        for app_label in settings.MESSAGING_APPS:
+            outbox = apps.get_model(app_label, "OutboxMessage")
+            row = outbox.objects.filter(state__in=["pending", "awaiting_ack"]).aggregate(
+                count=Count("pk"), oldest=Min("created_at")
+            )
+            pending.add_metric([app_label], row["count"])
+            oldest.add_metric([app_label], (now - row["oldest"]).total_seconds() if row["oldest"] else 0.0)
+        yield pending
+        yield oldest
+
+
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    registry.register(OutboxCollector())
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
