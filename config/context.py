@@ -16,3 +16,14 @@ class CorrelationIdFilter(logging.Filter):
         if not hasattr(record, "correlation_id"):
             record.correlation_id = current_correlation_id.get()
         return True
+
+
+class DropTaskArgumentsFilter(logging.Filter):
+    """Celery logs a task's arguments when it receives or fails it; ours are whole messages,
+    with names and addresses in them, which must not reach the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        data = getattr(record, "data", None)
+        if isinstance(data, dict):
+            record.data = {key: value for key, value in data.items() if key not in ("args", "kwargs")}
+        return True

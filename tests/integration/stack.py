@@ -111,7 +111,7 @@ class Stack:
         self._start(
             name,
             [
-                sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "sales,delivery",
+                sys.executable, "-m", "celery", "-A", "config", "--quiet", "worker", "-Q", "sales,delivery",
                 "--concurrency", "2", "--loglevel", "INFO", "--without-mingle", "--without-gossip",
                 "--hostname", f"{name}@%h",
             ],
@@ -126,8 +126,9 @@ class Stack:
         _collect_static_once(self.env)
         self._start(
             "web",
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.web_port}", "--workers", "2"],
-        )
+            [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi",
+             "--bind", f"127.0.0.1:{self.web_port}", "--workers", "2"],  # as in the Procfile
+        )  # fmt: skip
         wait_until(lambda: self.request("GET", "/api/products/")[0] == 401, timeout=30, interval=0.1, what="web up")
 
     def start_all(self) -> None:
