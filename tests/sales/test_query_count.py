@@ -1,0 +1,25 @@
+"""The order path runs a fixed number of queries, however many lines an order has."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+ADDRESS = {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+
+
+@pytest.mark.parametrize("lines", [1, 10, 100])
+def test_placing_an_order_takes_the_same_queries_for_any_number_of_lines(customer_client, lines):
+    skus = [ProductFactory(stock_quantity=5).sku for _ in range(lines)]
+    body = {"items": [{"sku": sku, "quantity": 1} for sku in skus], "shipping_address": ADDRESS}
+
+    with CaptureQueriesContext(connection) as queries:
+        response = customer_client.post("/api/orders/", body)
+
+    assert response.status_code == 201
+    # user (JWT), savepoint, lock products, take stock, order, lines, history, outbox, release,
+    # then the lines for the answer
+    assert len(queries) == 10, "\n".join(query["sql"][:120] for query in queries)
