@@ -1,3 +1,4 @@
+import contextlib
 import hashlib
 import json
 import logging
@@ -201,7 +202,9 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 ],
             }
             if record is not None:
-                services.idempotency_key_complete(record=record, response_status=409, response_body=body)
+                # Should another request have taken the key over meanwhile, it answers for it.
+                with contextlib.suppress(services.IdempotencyKeyInProgress):
+                    services.idempotency_key_complete(record=record, response_status=409, response_body=body)
             _refused("unavailable", skus=[line.sku for line in exc.lines])
             return Response(body, status=status.HTTP_409_CONFLICT)
         except services.IdempotencyKeyInProgress as exc:  # another request took the key over
