@@ -53,8 +53,20 @@ def _collect_static_once(env: dict[str, str]) -> None:
 
 
 class Stack:
-    def __init__(self, *, logs: Path, database_url: str, secret_key: str, signing_key: str) -> None:
+    def __init__(
+        self,
+        *,
+        logs: Path,
+        database_url: str,
+        secret_key: str,
+        signing_key: str,
+        web_workers: int = 2,
+        worker_concurrency: int = 2,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.logs = logs
+        self.web_workers = web_workers
+        self.worker_concurrency = worker_concurrency
         self.redis_port = free_port()
         self.web_port = free_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
@@ -69,6 +81,7 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             "DJANGO_HTTPS": "0",  # plain HTTP on loopback
             "PROMETHEUS_MULTIPROC_DIR": str(logs / "metrics"),
+            **(extra_env or {}),
         }
         self.processes: dict[str, subprocess.Popen] = {}
 
@@ -112,8 +125,8 @@ class Stack:
             name,
             [
                 sys.executable, "-m", "celery", "-A", "config", "--quiet", "worker", "-Q", "sales,delivery",
-                "--concurrency", "2", "--loglevel", "INFO", "--without-mingle", "--without-gossip",
-                "--hostname", f"{name}@%h",
+                "--concurrency", str(self.worker_concurrency), "--loglevel", "INFO",
+                "--without-mingle", "--without-gossip", "--hostname", f"{name}@%h",
             ],
         )  # fmt: skip
         log = self.logs / f"{name}.log"
@@ -127,7 +140,7 @@ class Stack:
         self._start(
             "web",
             [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi",
-             "--bind", f"127.0.0.1:{self.web_port}", "--workers", "2"],  # as in the Procfile
+             "--bind", f"127.0.0.1:{self.web_port}", "--workers", str(self.web_workers)],  # as in the Procfile
         )  # fmt: skip
         wait_until(lambda: self.request("GET", "/api/products/")[0] == 401, timeout=30, interval=0.1, what="web up")
 

@@ -1,0 +1,370 @@
+"""Load benchmark of the full stack on loopback: gunicorn, Celery worker, relay, PostgreSQL, Redis.
+
+    scripts/bench.sh [--levels 2,4,8] [--seconds 20] [--web-workers 2] [--worker-concurrency 2]
+
+At each concurrency level, that many clients keep placing valid orders (JWT, real bodies) for a
+fixed time. Reported per level: orders/s, latency p50/p95/p99, answers by status code, the
+order → shipment lag p50/p99 (from the stored timestamps), the outbox/queue backlog over the
+run, and pgbench's tps for an order-shaped transaction at the same client count, with the ratio.
+Then a burst of clerk changes gives the clerk change → sales lag. A table on stdout, and JSON.
+
+The client is a small asyncio HTTP/1.1 client (standard library): on a 2-core machine every
+cycle the load generator spends is taken from the server, and this one spends few.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+# --- the database ---------------------------------------------------------------------------
+
+
+def prepare_database(server_url: str) -> str:
+    """A fresh database ``bench`` on the server of ``server_url``, migrated."""
+    import psycopg2
+
+    parts = urlparse(server_url)
+    admin = psycopg2.connect(
+        host=parts.hostname, port=parts.port, user=parts.username, password=parts.password, dbname=parts.path[1:]
+    )
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("DROP DATABASE IF EXISTS bench WITH (FORCE)")
+        cursor.execute("CREATE DATABASE bench")
+    admin.close()
+    bench_url = parts._replace(path="/bench").geturl()
+    env = {**os.environ, "DATABASE_URL": bench_url}
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    return bench_url
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_HTTPS", "0")
+    import django
+
+    django.setup()
+
+
+# --- the load -------------------------------------------------------------------------------
+
+
+class Results:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.codes: dict[int, int] = {}
+
+    def add(self, seconds: float, code: int) -> None:
+        self.latencies.append(seconds)
+        self.codes[code] = self.codes.get(code, 0) + 1
+
+
+async def _request(port: int, raw: bytes) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        status = int((await reader.readline()).split()[1])
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        return status
+    finally:
+        writer.close()
+
+
+def http_post(path: str, token: str, body: dict) -> bytes:
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
+async def keep_placing(port: int, raws: list[bytes], seconds: float, results: Results) -> None:
+    stop_at = time.monotonic() + seconds
+
+    async def client(raw: bytes) -> None:
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            try:
+                code = await _request(port, raw)
+            except (ConnectionError, OSError, asyncio.IncompleteReadError):
+                code = 0
+            results.add(time.perf_counter() - started, code)
+
+    await asyncio.gather(*(client(raw) for raw in raws))
+
+
+async def post_all(port: int, raws: list[bytes], concurrency: int) -> Results:
+    results = Results()
+    queue = list(raws)
+
+    async def client() -> None:
+        while queue:
+            raw = queue.pop()
+            started = time.perf_counter()
+            code = await _request(port, raw)
+            results.add(time.perf_counter() - started, code)
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return results
+
+
+class BacklogSampler(threading.Thread):
+    """Every half second: messages in flight in each outbox, and messages waiting in Redis."""
+
+    def __init__(self, redis_port: int) -> None:
+        super().__init__(daemon=True)
+        self.redis_port = redis_port
+        self.samples: list[dict[str, int]] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        import redis
+        from django.db import connection
+
+        client = redis.Redis(port=self.redis_port)
+        while not self.stopping.wait(0.5):
+            with connection.cursor() as cursor:
+                counts = {}
+                for app in ("sales", "delivery"):
+                    cursor.execute(
+                        f"SELECT count(*) FROM {app}_outboxmessage WHERE state IN ('pending', 'awaiting_ack')"
+                    )
+                    counts[f"{app}_outbox"] = cursor.fetchone()[0]
+            counts["redis_queued"] = client.llen("sales") + client.llen("delivery")
+            self.samples.append(counts)
+        connection.close()
+
+    def summary(self) -> dict[str, int]:
+        keys = ("sales_outbox", "delivery_outbox", "redis_queued")
+        if not self.samples:
+            return {}
+        return {
+            **{f"max_{key}": max(sample[key] for sample in self.samples) for key in keys},
+            **{f"last_{key}": self.samples[-1][key] for key in keys},
+        }
+
+
+# --- measurements from the stored timestamps ------------------------------------------------
+
+
+def order_to_shipment_lags(since, until) -> list[float]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXTRACT(EPOCH FROM s.created_at - o.created_at) FROM sales_order o "
+            "JOIN delivery_shipment s ON s.order_id = o.id WHERE o.created_at BETWEEN %s AND %s",
+            [since, until],
+        )
+        return [float(row[0]) for row in cursor.fetchall()]
+
+
+def wait_for_shipments(since, until, timeout: float = 120) -> float:
+    from delivery.models import Shipment
+    from sales.models import Order
+
+    started = time.monotonic()
+    orders = Order.objects.filter(created_at__range=(since, until)).count()
+    while time.monotonic() - started < timeout:
+        ids = Order.objects.filter(created_at__range=(since, until)).values_list("id", flat=True)
+        if Shipment.objects.filter(order_id__in=list(ids)).count() >= orders:
+            return time.monotonic() - started
+        time.sleep(0.25)
+    return float("nan")
+
+
+def pgbench_tps(database_url: str, clients: int, seconds: int) -> float:
+    parts = urlparse(database_url)
+    bindir = next(
+        (p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True) if (p / "pgbench").exists()), None
+    )
+    pgbench = str(bindir / "pgbench") if bindir else "pgbench"
+    psql = str(bindir / "psql") if bindir else "psql"
+    conn = ["-h", parts.hostname, "-p", str(parts.port), "-U", parts.username or "postgres"]
+    env = {**os.environ, "PGPASSWORD": parts.password or ""}
+    subprocess.run(
+        [psql, *conn, "-q", "-f", str(HERE / "pgbench_setup.sql"), "bench"], env=env, check=True, capture_output=True
+    )
+    out = subprocess.run(
+        [pgbench, *conn, "-n", "-f", str(HERE / "pgbench_order.sql"), "-c", str(clients), "-j", str(clients),
+         "-T", str(seconds), "bench"],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--levels", default="2,4,8", help="client counts, comma-separated")
+    parser.add_argument("--seconds", type=int, default=20, help="seconds of load per level")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--clerk-changes", type=int, default=300)
+    parser.add_argument("--out", default=str(ROOT / "bench-results.json"))
+    args = parser.parse_args()
+    levels = [int(level) for level in args.levels.split(",")]
+
+    bench_url = prepare_database(os.environ["DATABASE_URL"])
+    setup_django(bench_url)
+
+    from django.conf import settings
+    from django.utils import timezone
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from tests.factories import ClerkFactory, CustomerFactory, ProductFactory
+    from tests.integration.stack import Stack
+
+    skus = [ProductFactory(sku=f"BENCH-{n}", stock_quantity=100_000_000).sku for n in range(30)]
+    customers = [CustomerFactory() for _ in range(max(levels))]
+    tokens = [str(RefreshToken.for_user(customer).access_token) for customer in customers]
+    clerk_token = str(RefreshToken.for_user(ClerkFactory()).access_token)
+    address = {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+
+    def order_body(n: int) -> dict:
+        picks = [skus[n % 10], skus[10 + n % 10], skus[20 + n % 10]]
+        return {"items": [{"sku": sku, "quantity": 1} for sku in picks], "shipping_address": address}
+
+    unlimited = dict.fromkeys(("USER", "ORDERS", "ORDERS_ADDRESS", "AUTH", "AUTH_ADDRESS"), "100000000/min")
+    stack = Stack(
+        logs=Path(tempfile.mkdtemp(prefix="bench-")),
+        database_url=bench_url,
+        secret_key=settings.SECRET_KEY,
+        signing_key=settings.MESSAGE_SIGNING_KEY,
+        web_workers=args.web_workers,
+        worker_concurrency=args.worker_concurrency,
+        extra_env={f"THROTTLE_{name}": rate for name, rate in unlimited.items()} | {"LOG_LEVEL": "WARNING"},
+    )
+    report: dict = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "command": " ".join(sys.argv),
+        "web_workers": args.web_workers,
+        "worker_concurrency": args.worker_concurrency,
+        "seconds_per_level": args.seconds,
+        "levels": [],
+    }
+    try:
+        stack.start_all()
+        for level in levels:
+            raws = [http_post("/api/orders/", tokens[i], order_body(i)) for i in range(level)]
+            sampler = BacklogSampler(stack.redis_port)
+            results = Results()
+            since = timezone.now()
+            sampler.start()
+            started = time.perf_counter()
+            asyncio.run(keep_placing(stack.web_port, raws, args.seconds, results))
+            elapsed = time.perf_counter() - started
+            until = timezone.now()
+            drained = wait_for_shipments(since, until)
+            sampler.stopping.set()
+            sampler.join()
+            lags = order_to_shipment_lags(since, until)
+            placed = results.codes.get(201, 0)
+            tps = pgbench_tps(bench_url, level, min(args.seconds, 10))
+            report["levels"].append(
+                {
+                    "clients": level,
+                    "orders_per_second": round(placed / elapsed, 1),
+                    "latency_ms": {q: round(percentile(results.latencies, q) * 1000, 1) for q in (50, 95, 99)},
+                    "codes": {str(code): count for code, count in sorted(results.codes.items())},
+                    "order_to_shipment_ms": {q: round(percentile(lags, q) * 1000, 1) for q in (50, 99)},
+                    "backlog": sampler.summary(),
+                    "drained_seconds_after_load": round(drained, 2),
+                    "pgbench_order_tps": tps,
+                    "ratio_to_pgbench": round(placed / elapsed / tps, 3),
+                }
+            )
+            print(json.dumps(report["levels"][-1]), flush=True)
+
+        from delivery.models import Shipment
+
+        pending = list(Shipment.objects.filter(status="pending").values_list("id", flat=True)[: args.clerk_changes])
+        raws = [http_post(f"/api/delivery/shipments/{sid}/ship/", clerk_token, {}) for sid in pending]
+        since = timezone.now()
+        clerk = asyncio.run(post_all(stack.web_port, raws, 4))
+        time.sleep(2)
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT EXTRACT(EPOCH FROM recorded_at - occurred_at) FROM sales_orderstatuschange "
+                "WHERE to_status = 'shipped' AND occurred_at >= %s",
+                [since],
+            )
+            clerk_lags = [float(row[0]) for row in cursor.fetchall()]
+        report["clerk_changes"] = {
+            "changes": len(pending),
+            "codes": {str(code): count for code, count in sorted(clerk.codes.items())},
+            "reached_sales": len(clerk_lags),
+            "clerk_to_sales_ms": {q: round(percentile(clerk_lags, q) * 1000, 1) for q in (50, 99)},
+        }
+    finally:
+        stack.stop()
+
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print_table(report)
+    print(f"\nJSON: {args.out}")
+
+
+def print_table(report: dict) -> None:
+    print(f"\nmachine: {report['machine']}")
+    print(f"web workers: {report['web_workers']}, worker concurrency: {report['worker_concurrency']}")
+    header = (
+        f"{'clients':>7} {'orders/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'ord→shp p50':>11} "
+        f"{'p99':>7} {'max backlog':>11} {'pgbench tps':>11} {'ratio':>6}  codes"
+    )
+    print(header)
+    for level in report["levels"]:
+        backlog = level["backlog"]
+        most = max(
+            (backlog.get(k, 0) for k in ("max_sales_outbox", "max_delivery_outbox", "max_redis_queued")), default=0
+        )
+        print(
+            f"{level['clients']:>7} {level['orders_per_second']:>9} {level['latency_ms'][50]:>7} "
+            f"{level['latency_ms'][95]:>7} {level['latency_ms'][99]:>7} {level['order_to_shipment_ms'][50]:>11} "
+            f"{level['order_to_shipment_ms'][99]:>7} {most:>11} {level['pgbench_order_tps']:>11} "
+            f"{level['ratio_to_pgbench']:>6}  {level['codes']}"
+        )
+    clerk = report.get("clerk_changes")
+    if clerk:
+        print(
+            f"clerk changes: {clerk['changes']} sent, {clerk['reached_sales']} reached sales, lag p50 "
+            f"{clerk['clerk_to_sales_ms'][50]} ms, p99 {clerk['clerk_to_sales_ms'][99]} ms, codes {clerk['codes']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
