@@ -2,6 +2,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -111,6 +112,23 @@ def clerk(db):
 @pytest.fixture
 def clerk_client(clerk) -> APIClient:
     return bearer_client(clerk)
+
+
+def session_client(user) -> Client:
+    """A browser-like client, logged in with a session (admin, clerk pages)."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def staff_browser(staff) -> Client:
+    return session_client(staff)
+
+
+@pytest.fixture
+def clerk_browser(clerk) -> Client:
+    return session_client(clerk)
 
 
 @pytest.fixture

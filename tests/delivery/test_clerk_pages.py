@@ -9,13 +9,6 @@ from tests.factories import PASSWORD, ShipmentFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def clerk_browser(clerk) -> Client:
-    client = Client()
-    client.force_login(clerk)
-    return client
-
-
 def order_ids_on(response) -> list[str]:
     return re.findall(r'class="order-id">(ORD-[^<]+)<', response.content.decode())
 

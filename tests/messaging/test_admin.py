@@ -1,20 +1,13 @@
 import pytest
-from django.test import Client
 
 from config.messaging.models import OutboxState
 from delivery.models import DeadLetter as DeliveryDeadLetter
 from delivery.models import Shipment
 from sales.models import OutboxMessage as SalesOutbox
+from tests.conftest import session_client
 from tests.factories import SalesOutboxMessageFactory, ShipmentFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_browser(staff) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 @pytest.mark.parametrize(
@@ -76,8 +69,7 @@ def test_staff_re_drive_a_dead_letter(staff_browser, broker):
 
 
 def test_non_staff_cannot_see_messages(customer):
-    client = Client()
-    client.force_login(customer)
+    client = session_client(customer)
 
     response = client.get("/admin/sales/outboxmessage/")
 

@@ -1,7 +1,7 @@
 import pytest
-from django.test import Client
 
 from sales.models import Product
+from tests.conftest import session_client
 from tests.factories import (
     CustomerFactory,
     IdempotencyKeyFactory,
@@ -12,13 +12,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client_(staff) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 @pytest.fixture
@@ -44,21 +37,21 @@ def order():
         "/admin/sales/idempotencykey/?state__exact=completed",
     ],
 )
-def test_staff_pages_render(admin_client_, order, mug, path):
-    response = admin_client_.get(path)
+def test_staff_pages_render(staff_browser, order, mug, path):
+    response = staff_browser.get(path)
 
     assert response.status_code == 200
 
 
-def test_product_change_form_renders(admin_client_, mug):
-    response = admin_client_.get(f"/admin/sales/product/{mug.pk}/change/")
+def test_product_change_form_renders(staff_browser, mug):
+    response = staff_browser.get(f"/admin/sales/product/{mug.pk}/change/")
 
     assert response.status_code == 200
     assert b"MUG-1" in response.content
 
 
-def test_order_page_shows_lines_history_and_total(admin_client_, order):
-    response = admin_client_.get(f"/admin/sales/order/{order.pk}/change/")
+def test_order_page_shows_lines_history_and_total(staff_browser, order):
+    response = staff_browser.get(f"/admin/sales/order/{order.pk}/change/")
 
     content = response.content.decode()
     line = order.lines.get()
@@ -70,42 +63,42 @@ def test_order_page_shows_lines_history_and_total(admin_client_, order):
 
 
 @pytest.mark.parametrize("query", ["grace", "grace@navy.mil"])
-def test_orders_are_found_by_customer(admin_client_, order, query):
+def test_orders_are_found_by_customer(staff_browser, order, query):
     OrderFactory()
 
-    response = admin_client_.get("/admin/sales/order/", {"q": query})
+    response = staff_browser.get("/admin/sales/order/", {"q": query})
 
     assert list(response.context["cl"].result_list) == [order]
 
 
-def test_orders_are_found_by_id(admin_client_, order):
+def test_orders_are_found_by_id(staff_browser, order):
     OrderFactory()
 
-    response = admin_client_.get("/admin/sales/order/", {"q": order.id})
+    response = staff_browser.get("/admin/sales/order/", {"q": order.id})
 
     assert list(response.context["cl"].result_list) == [order]
 
 
-def test_orders_filter_by_status(admin_client_, order):
+def test_orders_filter_by_status(staff_browser, order):
     shipped = OrderFactory(status="shipped")
 
-    response = admin_client_.get("/admin/sales/order/", {"status__exact": "shipped"})
+    response = staff_browser.get("/admin/sales/order/", {"status__exact": "shipped"})
 
     assert list(response.context["cl"].result_list) == [shipped]
 
 
-def test_orders_are_read_only(admin_client_, order):
-    response = admin_client_.post(f"/admin/sales/order/{order.pk}/change/", {"status": "delivered", "total": "0"})
+def test_orders_are_read_only(staff_browser, order):
+    response = staff_browser.post(f"/admin/sales/order/{order.pk}/change/", {"status": "delivered", "total": "0"})
 
     order.refresh_from_db()
     assert response.status_code == 403
     assert order.status == "pending_shipment"
 
 
-def test_staff_edits_stock_in_the_changelist(admin_client_):
+def test_staff_edits_stock_in_the_changelist(staff_browser):
     product = ProductFactory(sku="MUG-1", stock_quantity=3)
 
-    response = admin_client_.post(
+    response = staff_browser.post(
         "/admin/sales/product/",
         {
             "form-TOTAL_FORMS": "1",
@@ -122,8 +115,8 @@ def test_staff_edits_stock_in_the_changelist(admin_client_):
     assert product.stock_quantity == 40
 
 
-def test_staff_adds_a_product(admin_client_):
-    response = admin_client_.post(
+def test_staff_adds_a_product(staff_browser):
+    response = staff_browser.post(
         "/admin/sales/product/add/",
         {"sku": "NEW-1", "name": "New thing", "price": "3.00", "stock_quantity": "9", "is_active": "on"},
     )
@@ -134,8 +127,8 @@ def test_staff_adds_a_product(admin_client_):
     assert (product.sku, product.name, product.stock_quantity) == ("NEW-1", "New thing", 9)
 
 
-def test_sku_is_read_only_once_set(admin_client_, mug):
-    admin_client_.post(
+def test_sku_is_read_only_once_set(staff_browser, mug):
+    staff_browser.post(
         f"/admin/sales/product/{mug.pk}/change/",
         {"sku": "RENAMED", "name": "Enamel mug", "price": "12.50", "stock_quantity": "10", "is_active": "on"},
     )
@@ -145,8 +138,7 @@ def test_sku_is_read_only_once_set(admin_client_, mug):
 
 @pytest.mark.parametrize("path", ["/admin/", "/admin/sales/order/", "/admin/sales/product/"])
 def test_non_staff_are_sent_to_the_login(customer, order, path):
-    client = Client()
-    client.force_login(customer)
+    client = session_client(customer)
 
     response = client.get(path)
 
@@ -154,9 +146,9 @@ def test_non_staff_are_sent_to_the_login(customer, order, path):
     assert response["Location"].startswith("/admin/login/")
 
 
-def test_idempotency_key_page_renders(admin_client_):
+def test_idempotency_key_page_renders(staff_browser):
     record = IdempotencyKeyFactory()
 
-    response = admin_client_.get(f"/admin/sales/idempotencykey/{record.pk}/change/")
+    response = staff_browser.get(f"/admin/sales/idempotencykey/{record.pk}/change/")
 
     assert response.status_code == 200
