@@ -85,6 +85,7 @@ class Broker:
         self.published: list[dict] = []
         self.deliver = True
         self.down = False
+        self.busy: set[str] = set()  # queues that hold messages nobody has taken yet
 
     def publish(self, envelope: dict) -> None:
         if self.down:
@@ -92,6 +93,11 @@ class Broker:
         self.published.append(envelope)
         if self.deliver:
             task_named(transport.task_for(envelope)).apply(args=[envelope], throw=False)
+
+    def busy_queues(self) -> set[str]:
+        if self.down:
+            raise ConnectionError("broker down")
+        return self.busy
 
     def types(self) -> list[str]:
         return [envelope["type"] for envelope in self.published]
@@ -101,6 +107,7 @@ class Broker:
 def broker(monkeypatch) -> Broker:
     broker = Broker()
     monkeypatch.setattr(transport, "publish", broker.publish)
+    monkeypatch.setattr(transport, "busy_queues", broker.busy_queues)
     return broker
 
 

@@ -116,8 +116,9 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
     in time. Rows are claimed with SELECT … FOR UPDATE SKIP LOCKED, so relays run side by side."""
     outbox = outbox_model(app_label)
     now = timezone.now()
-    sent = dead = 0
+    sent = dead = postponed = 0
     broker_down = False
+    busy_queues: set[str] | None = None  # asked of the broker once, and only if needed
     with transaction.atomic():
         rows = list(
             outbox.objects.select_for_update(skip_locked=True)
@@ -138,6 +139,16 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
                 )
                 continue
             try:
+                if _patient(row, now):
+                    if busy_queues is None:
+                        busy_queues = transport.busy_queues()
+                    if transport.queue_for(row.envelope) in busy_queues:
+                        # Its consumers are behind: the message most likely waits in their queue,
+                        # and a copy would only lengthen it. Look again later.
+                        row.next_attempt_at = now + retry_delay(row.attempts)
+                        changed.append(row)
+                        postponed += 1
+                        continue
                 transport.publish(row.envelope)
             except Exception as exc:  # the broker is down: stop here, the rest waits too
                 metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="relay", result="failed").inc()
@@ -156,9 +167,15 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
         outbox.objects.bulk_update(
             changed, ["state", "attempts", "sent_at", "next_attempt_at", "last_error"], batch_size=500
         )
-    if sent or dead:
-        logger.info("relay batch", extra={"app": app_label, "sent": sent, "dead": dead})
+    if sent or dead or postponed:
+        logger.info("relay batch", extra={"app": app_label, "sent": sent, "dead": dead, "postponed": postponed})
     return RelayResult(sent=sent, dead=dead, broker_down=broker_down)
+
+
+def _patient(row: AbstractOutboxMessage, now: datetime) -> bool:
+    """A sent, unacknowledged message young enough to wait for a busy consumer rather than be
+    sent again; past MESSAGING_RESEND_PATIENCE it is sent again whatever the queue."""
+    return row.attempts > 0 and row.sent_at is not None and now - row.created_at < settings.MESSAGING_RESEND_PATIENCE
 
 
 def acknowledge(*, app_label: str, message_id: str) -> bool:

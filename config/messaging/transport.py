@@ -20,6 +20,18 @@ def task_for(envelope: dict[str, Any]) -> str:
     return settings.MESSAGING_ROUTES[envelope["type"]]
 
 
+def queue_for(envelope: dict[str, Any]) -> str:
+    return task_for(envelope).split(".", 1)[0]
+
+
 def publish(envelope: dict[str, Any]) -> None:
-    task = task_for(envelope)
-    celery_app.send_task(task, args=[envelope], queue=task.split(".", 1)[0], retry=False, ignore_result=True)
+    celery_app.send_task(
+        task_for(envelope), args=[envelope], queue=queue_for(envelope), retry=False, ignore_result=True
+    )
+
+
+def busy_queues() -> set[str]:
+    """The departments' queues that hold messages not yet taken by a worker."""
+    with celery_app.connection_for_write() as connection:
+        client = connection.default_channel.client
+        return {queue for queue in settings.MESSAGING_APPS if client.llen(queue)}

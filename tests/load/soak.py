@@ -197,6 +197,7 @@ def main() -> None:
         figures = {**run, **check(args.converge_timeout)}
     finally:
         stack.stop()
+    figures["logs"] = str(stack.logs)
     print(json.dumps(figures, indent=2))
     sys.exit(0 if figures["ok"] else 1)
 

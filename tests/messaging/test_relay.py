@@ -197,3 +197,38 @@ def test_the_relay_command_runs_one_pass(quiet_broker):
     call_command("outbox_relay", "--once")
 
     assert len(quiet_broker.published) == 2
+
+
+@pytest.mark.django_db
+def test_a_message_waiting_for_a_busy_consumer_is_not_sent_again(quiet_broker):
+    quiet_broker.busy = {"delivery"}
+    row = SalesOutboxMessageFactory(state=OutboxState.AWAITING_ACK, attempts=1, sent_at=ago(6), next_attempt_at=ago(1))
+    before = timezone.now()
+
+    result = relay_batch(app_label="sales")
+
+    row.refresh_from_db()
+    assert (result.sent, quiet_broker.published) == (0, [])
+    assert (row.state, row.attempts) == (OutboxState.AWAITING_ACK, 1)
+    assert before + timedelta(seconds=4) <= row.next_attempt_at <= timezone.now() + timedelta(seconds=5)
+
+
+@pytest.mark.django_db
+def test_past_its_patience_a_message_is_sent_again_even_to_a_busy_consumer(quiet_broker, settings):
+    quiet_broker.busy = {"delivery"}
+    row = SalesOutboxMessageFactory(state=OutboxState.AWAITING_ACK, attempts=3, sent_at=ago(30), next_attempt_at=ago(1))
+    SalesOutbox.objects.filter(pk=row.pk).update(created_at=ago(settings.MESSAGING_RESEND_PATIENCE.total_seconds() + 1))
+
+    result = relay_batch(app_label="sales")
+
+    assert (result.sent, len(quiet_broker.published)) == (1, 1)
+
+
+@pytest.mark.django_db
+def test_a_first_send_never_waits_for_a_busy_queue(quiet_broker):
+    quiet_broker.busy = {"delivery"}
+    SalesOutboxMessageFactory()
+
+    result = relay_batch(app_label="sales")
+
+    assert result.sent == 1
