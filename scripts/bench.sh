@@ -6,9 +6,5 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ensure_venv
-ensure_postgres "${PG_PORT:-54329}"
-export DJANGO_SECRET_KEY=${DJANGO_SECRET_KEY:-bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz}
-export MESSAGE_SIGNING_KEY=${MESSAGE_SIGNING_KEY:-bench-only-message-signing-key}
-export DJANGO_HTTPS=0
+prepare_load_run
 exec python -m tests.load.bench "$@"

@@ -90,3 +90,13 @@ ensure_postgres() {
     -o "-h 127.0.0.1 -p $port -k $data -c fsync=off -c full_page_writes=off -c max_connections=200" >/dev/null \
     || die "PostgreSQL did not start; see $data/server.log"
 }
+
+# What the load tools (scripts/bench.sh, scripts/soak.sh) need: the venv, a PostgreSQL to make
+# their own database on, and throwaway secrets. They start Redis and the processes themselves.
+prepare_load_run() {
+  ensure_venv
+  ensure_postgres "${PG_PORT:-54329}"
+  export DJANGO_SECRET_KEY=${DJANGO_SECRET_KEY:-load-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz}
+  export MESSAGE_SIGNING_KEY=${MESSAGE_SIGNING_KEY:-load-only-message-signing-key}
+  export DJANGO_HTTPS=0
+}
