@@ -1,6 +1,6 @@
 import pytest
+import redis
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
@@ -67,9 +67,12 @@ def _test_settings(settings, request):
     if "stack" not in request.fixturenames:
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Pages render without a collectstatic run (the manifest exists only after one).
-    # Throttle counters in this process only, fresh for every test.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    cache.clear()
+    # Rate-limit counters (in the test Redis) start from zero in every test.
+    counters = redis.Redis.from_url(settings.REDIS_URL)
+    stale = list(counters.scan_iter("throttle:*"))
+    if stale:
+        counters.delete(*stale)
+    counters.close()
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
