@@ -1,6 +1,6 @@
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -21,12 +21,32 @@ class ProductAdmin(admin.ModelAdmin):
         # The sku is what orders refer to: set once, never renamed.
         return [*self.readonly_fields, "sku"] if obj else self.readonly_fields
 
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "stock_quantity":
+            # The form carries the stock the page showed, so that a save changes it by what
+            # staff typed, not back to that figure: units sold meanwhile stay sold.
+            field.show_hidden_initial = True
+        return field
+
     def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
         if change:
-            services.product_update(product=obj, **{name: form.cleaned_data[name] for name in form.changed_data})
+            changed = [name for name in form.changed_data if name != "stock_quantity"]
+            services.product_update(product=obj, **{name: form.cleaned_data[name] for name in changed})
+            if "stock_quantity" in form.changed_data:
+                self._adjust_stock(request, obj, form)
         else:
             created = services.product_create(**{name: form.cleaned_data[name] for name in form.fields})
             obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
+
+    def _adjust_stock(self, request: HttpRequest, obj: Product, form: Any) -> None:
+        field = form.fields["stock_quantity"]
+        shown = field.to_python(form.data.get(form.add_initial_prefix("stock_quantity")))
+        if shown is None:  # a form without the figure it showed: nothing safe to do
+            messages.error(request, f"{obj.sku}: stock not changed; reload the page and try again.")
+            return
+        if not services.product_adjust_stock(product=obj, by=form.cleaned_data["stock_quantity"] - shown):
+            messages.error(request, f"{obj.sku}: stock not changed; fewer units are left than that takes away.")
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -46,6 +46,17 @@ def product_update(*, product: Product, **fields: Any) -> Product:
     return product
 
 
+def product_adjust_stock(*, product: Product, by: int) -> bool:
+    """Add ``by`` units (remove, if negative) to the stock as it is now, whatever was sold
+    meanwhile. False, and nothing changed, if that would take the stock below zero."""
+    adjusted = Product.objects.filter(pk=product.pk, stock_quantity__gte=-by).update(
+        stock_quantity=F("stock_quantity") + by, updated_at=timezone.now()
+    )
+    product.refresh_from_db(fields=["stock_quantity", "updated_at"])
+    logger.info("stock adjusted", extra={"sku": product.sku, "by": by, "done": bool(adjusted)})
+    return bool(adjusted)
+
+
 # --- Placing orders -------------------------------------------------------------------------
 
 

@@ -95,24 +95,92 @@ def test_orders_are_read_only(staff_browser, order):
     assert order.status == "pending_shipment"
 
 
-def test_staff_edits_stock_in_the_changelist(staff_browser):
-    product = ProductFactory(sku="MUG-1", stock_quantity=3)
-
-    response = staff_browser.post(
+def changelist_save(client, product, *, shown: int, typed: int):
+    """What the product list posts: the stock typed, and (hidden) the stock the page showed."""
+    return client.post(
         "/admin/sales/product/",
         {
             "form-TOTAL_FORMS": "1",
             "form-INITIAL_FORMS": "1",
             "form-0-id": str(product.pk),
-            "form-0-stock_quantity": "40",
+            "form-0-stock_quantity": str(typed),
+            "initial-form-0-stock_quantity": str(shown),
             "form-0-is_active": "on",
             "_save": "Save",
         },
     )
 
+
+def test_staff_edits_stock_in_the_changelist(staff_browser):
+    product = ProductFactory(sku="MUG-1", stock_quantity=3)
+
+    response = changelist_save(staff_browser, product, shown=3, typed=40)
+
     product.refresh_from_db()
     assert response.status_code == 302
     assert product.stock_quantity == 40
+
+
+def test_the_list_page_carries_the_stock_it_shows(staff_browser):
+    product = ProductFactory(sku="MUG-1", stock_quantity=3)
+
+    content = staff_browser.get("/admin/sales/product/").content.decode()
+
+    assert 'name="initial-form-0-stock_quantity" value="3"' in content
+    assert product.stock_quantity == 3
+
+
+def test_units_sold_while_staff_edit_stay_sold(staff_browser):
+    product = ProductFactory(sku="MUG-1", stock_quantity=5)
+    Product.objects.filter(pk=product.pk).update(stock_quantity=0)  # sold while the page was open
+
+    changelist_save(staff_browser, product, shown=5, typed=5)  # saved without touching the stock
+
+    product.refresh_from_db()
+    assert product.stock_quantity == 0
+
+
+def test_a_stock_edit_adds_to_what_is_left_now(staff_browser):
+    product = ProductFactory(sku="MUG-1", stock_quantity=3)
+    Product.objects.filter(pk=product.pk).update(stock_quantity=2)  # one sold meanwhile
+
+    changelist_save(staff_browser, product, shown=3, typed=40)
+
+    product.refresh_from_db()
+    assert product.stock_quantity == 39
+
+
+def test_a_stock_edit_never_takes_stock_below_zero(staff_browser):
+    product = ProductFactory(sku="MUG-1", stock_quantity=5)
+    Product.objects.filter(pk=product.pk).update(stock_quantity=1)
+
+    response = changelist_save(staff_browser, product, shown=5, typed=0)
+
+    product.refresh_from_db()
+    assert product.stock_quantity == 1
+    assert [str(m) for m in response.wsgi_request._messages] == [
+        "MUG-1: stock not changed; fewer units are left than that takes away.",
+        "1 product was changed successfully.",
+    ]
+
+
+def test_renaming_on_the_change_form_leaves_sold_units_sold(staff_browser):
+    product = ProductFactory(sku="MUG-1", name="Mug", stock_quantity=5)
+    Product.objects.filter(pk=product.pk).update(stock_quantity=0)
+
+    staff_browser.post(
+        f"/admin/sales/product/{product.pk}/change/",
+        {
+            "name": "Enamel mug",
+            "price": "10.00",
+            "stock_quantity": "5",
+            "initial-stock_quantity": "5",
+            "is_active": "on",
+        },
+    )
+
+    product.refresh_from_db()
+    assert (product.name, product.stock_quantity) == ("Enamel mug", 0)
 
 
 def test_staff_adds_a_product(staff_browser):
