@@ -1,6 +1,6 @@
 from django import forms
 
-from delivery.models import ShipmentStatus
+from delivery.models import TRACKING_NUMBER, TRACKING_NUMBER_HELP, ShipmentStatus
 
 
 class ShipmentFilterForm(forms.Form):
@@ -10,8 +10,8 @@ class ShipmentFilterForm(forms.Form):
 
 class ShipForm(forms.Form):
     tracking_number = forms.RegexField(
-        regex=r"^[\x21-\x7e]{1,64}$",
+        regex=TRACKING_NUMBER,
         required=False,
         strip=True,
-        error_messages={"invalid": "Use 1 to 64 printable characters without spaces."},
+        error_messages={"invalid": TRACKING_NUMBER_HELP},
     )

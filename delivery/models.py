@@ -8,6 +8,11 @@ def new_shipment_id() -> str:
     return new_public_id("SHP")
 
 
+# A carrier's tracking number: 1 to 64 printable characters, no spaces.
+TRACKING_NUMBER = r"^[\x21-\x7e]{1,64}$"
+TRACKING_NUMBER_HELP = "Use 1 to 64 printable characters without spaces."
+
+
 class ShipmentStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SHIPPED = "shipped", "Shipped"

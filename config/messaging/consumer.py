@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 class ReadableContract(Protocol):
+    TYPE: str
     VERSION: int
 
     @classmethod
@@ -63,6 +64,8 @@ def consume(
     """
     try:
         envelope = verify(raw)
+        if envelope.type != contract.TYPE:
+            raise InvalidMessage(f"unexpected type {envelope.type} for {task_name}")
         if envelope.version != contract.VERSION:
             raise InvalidMessage(f"unsupported version {envelope.version} of {envelope.type}")
         try:
@@ -113,6 +116,8 @@ def consume_acknowledgement(raw: Any, *, app_label: str, task_name: str) -> Outc
     """An acknowledgement of one of ``app_label``'s messages: the message is done."""
     try:
         envelope = verify(raw)
+        if envelope.type != ACK_TYPE:
+            raise InvalidMessage(f"unexpected type {envelope.type} for {task_name}")
         message_id = str(uuid.UUID(str(envelope.payload["message_id"])))
     except (InvalidMessage, KeyError, ValueError) as exc:
         reason = exc.reason if isinstance(exc, InvalidMessage) else f"unreadable payload: {exc!r}"

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from delivery.models import Shipment
+from delivery.models import TRACKING_NUMBER, TRACKING_NUMBER_HELP, Shipment
 
 
 class ShipmentItemSerializer(serializers.Serializer):
@@ -42,8 +42,8 @@ class ShipmentSerializer(serializers.ModelSerializer):
 
 class ShipSerializer(serializers.Serializer):
     tracking_number = serializers.RegexField(
-        r"^[\x21-\x7e]{1,64}$",
+        TRACKING_NUMBER,
         required=False,
         allow_null=True,
-        error_messages={"invalid": "Use 1 to 64 printable characters without spaces."},
+        error_messages={"invalid": TRACKING_NUMBER_HELP},
     )

@@ -97,7 +97,10 @@ class ProductViewSet(
         return ProductUpdateSerializer if self.action == "partial_update" else ProductSerializer
 
     def perform_create(self, serializer: ProductSerializer) -> None:
-        serializer.instance = services.product_create(**serializer.validated_data)
+        try:
+            serializer.instance = services.product_create(**serializer.validated_data)
+        except IntegrityError as exc:  # the same sku created twice at the same moment
+            raise ValidationError({"sku": ["product with this sku already exists."]}) from exc
 
     def perform_update(self, serializer: ProductSerializer) -> None:
         serializer.instance = services.product_update(product=serializer.instance, **serializer.validated_data)

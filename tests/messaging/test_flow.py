@@ -297,3 +297,15 @@ def test_the_fast_path_leaves_a_message_to_the_relay_when_the_broker_is_down(
     assert Order.objects.get().id == order.id
     assert (row.state, row.attempts) == (OutboxState.PENDING, 0)
     assert timezone.now() < row.next_attempt_at <= timezone.now() + timedelta(seconds=2)
+
+
+def test_a_message_sent_to_the_wrong_task_is_a_dead_letter(customer, mug, broker, django_capture_on_commit_callbacks):
+    broker.deliver = False
+    with django_capture_on_commit_callbacks(execute=True):
+        place(customer)
+
+    outcome = task_named("sales.shipment_status_changed").apply(args=[broker.published[0]]).get()
+
+    assert outcome == "rejected"
+    assert SalesDeadLetter.objects.get().reason == "unexpected type order.created for sales.shipment_status_changed"
+    assert Order.objects.get().status == "pending_shipment"
