@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -84,6 +85,11 @@ class Stack:
             **(extra_env or {}),
         }
         self.processes: dict[str, subprocess.Popen] = {}
+        # Like a process supervisor in production: a worker that exits on its own is started
+        # again. (kombu 5.7 can crash a worker when Redis dies under it; see the README.)
+        self.worker_restarts = 0
+        self._watching = threading.Event()
+        self._lock = threading.Lock()
 
     # --- processes ------------------------------------------------------------------------
 
@@ -95,12 +101,14 @@ class Stack:
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Kill a process and everything it started (a worker's pool processes too)."""
-        process = self.processes.pop(name)
+        with self._lock:
+            process = self.processes.pop(name)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
         process.wait(timeout=30)
 
     def stop(self) -> None:
+        self._watching.clear()
         for name in list(self.processes):
             self.kill(name, signal.SIGTERM if name != "redis" else signal.SIGKILL)
 
@@ -149,6 +157,18 @@ class Stack:
         self.start_web()
         self.start_worker()
         self.start_relay()
+        self._watching.set()
+        threading.Thread(target=self._supervise, daemon=True).start()
+
+    def _supervise(self) -> None:
+        while self._watching.wait(0.5) and self._watching.is_set():
+            with self._lock:
+                process = self.processes.get("worker")
+                if process is None or process.poll() is None or not self._watching.is_set():
+                    continue
+                del self.processes["worker"]  # exited by itself, not killed by a test
+                self.worker_restarts += 1
+                self.start_worker()
 
     def log_tails(self, lines: int = 30) -> str:
         parts = []

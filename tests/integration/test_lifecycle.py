@@ -1,5 +1,8 @@
 """An order's whole life over real Redis, a real Celery worker, the relay and gunicorn."""
 
+import os
+import signal
+
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -110,3 +113,18 @@ def test_a_tampered_message_is_rejected_and_kept_as_a_dead_letter(stack):
     assert (letter.reason, str(letter.message_id)) == ("bad signature", forged["id"])
     assert Shipment.objects.filter(order_id="ORD-FORGED").exists() is False
     assert Shipment.objects.count() == 1
+
+
+def test_a_worker_that_dies_by_itself_is_started_again(stack):
+    # As a supervisor would in production (kombu 5.7 can crash a worker when Redis dies).
+    ProductFactory(sku="MUG-1", stock_quantity=10)
+    os.killpg(stack.processes["worker"].pid, signal.SIGKILL)
+
+    wait_until(lambda: stack.worker_restarts == 1, timeout=30, what="worker started again")
+    code, order = stack.request(
+        "POST", "/api/orders/", {"items": [{"sku": "MUG-1", "quantity": 1}], "shipping_address": ADDRESS},
+        token(CustomerFactory()),
+    )  # fmt: skip
+
+    assert code == 201
+    wait_until(lambda: Shipment.objects.filter(order_id=order["id"]).exists(), timeout=30, what="shipment made")

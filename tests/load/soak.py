@@ -88,7 +88,11 @@ def soak(
     clerk.join(timeout=60)
     if "relay" not in stack.processes:
         stack.start_relay()
-    return {"faults": faults, "codes": {str(k): v for k, v in sorted(results.codes.items())}}
+    return {
+        "faults": faults,
+        "codes": {str(k): v for k, v in sorted(results.codes.items())},
+        "worker_crashes_restarted": stack.worker_restarts,
+    }
 
 
 def check(timeout: float) -> dict:
