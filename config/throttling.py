@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 import redis
+from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rest_framework.request import Request
@@ -38,8 +39,6 @@ def _parse(rate: str) -> tuple[int, int]:
 
 class RateLimitThrottle(BaseThrottle):
     def allow_request(self, request: Request, view: Any) -> bool:
-        from django.conf import settings
-
         self._wait = None
         rates = api_settings.DEFAULT_THROTTLE_RATES
         address = self.get_ident(request)

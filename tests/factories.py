@@ -13,6 +13,8 @@ from sales.models import IdempotencyKey, Order, OrderLine, OrderStatus, OrderSta
 from sales.models import OutboxMessage as SalesOutboxMessage
 
 PASSWORD = "correct-horse-battery-staple"
+# A valid shipping_address for API requests.
+ADDRESS = {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -12,10 +12,9 @@ from drf_spectacular.validation import validate_schema
 from prometheus_client.parser import text_string_to_metric_families
 
 from sales.models import OutboxMessage, Product
+from tests.factories import ADDRESS
 
 pytestmark = pytest.mark.django_db
-
-ADDRESS = {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 
 
 def order(sku="MUG-1", quantity=1):

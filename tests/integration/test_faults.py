@@ -19,10 +19,9 @@ from sales.models import DeadLetter as SalesDeadLetter
 from sales.models import InboxMessage as SalesInbox
 from sales.models import Order, OrderStatusChange
 from sales.models import OutboxMessage as SalesOutbox
-from tests.factories import ClerkFactory, CustomerFactory, ProductFactory
+from tests.factories import ADDRESS, ClerkFactory, CustomerFactory, ProductFactory
 from tests.integration.stack import Stack, wait_until
 
-ADDRESS = {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 ORDER = {"items": [{"sku": "MUG-1", "quantity": 1}], "shipping_address": ADDRESS}
 IN_FLIGHT = [OutboxState.PENDING, OutboxState.AWAITING_ACK]
 

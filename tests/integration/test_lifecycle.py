@@ -13,10 +13,8 @@ from delivery.models import OutboxMessage as DeliveryOutbox
 from delivery.models import Shipment
 from sales.models import Order, OrderStatusChange
 from sales.models import OutboxMessage as SalesOutbox
-from tests.factories import ClerkFactory, CustomerFactory, ProductFactory
+from tests.factories import ADDRESS, ClerkFactory, CustomerFactory, ProductFactory
 from tests.integration.stack import wait_until
-
-ADDRESS = {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 
 pytestmark = pytest.mark.integration
 

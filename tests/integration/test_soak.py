@@ -7,12 +7,10 @@ which keeps the load within what this 2-core machine's consumers can drain as it
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from tests.factories import ClerkFactory, CustomerFactory, ProductFactory
+from tests.factories import ADDRESS, ClerkFactory, CustomerFactory, ProductFactory
 from tests.load.soak import check, soak
 
 pytestmark = pytest.mark.integration
-
-ADDRESS = {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 
 
 def test_a_short_soak_loses_nothing_and_doubles_nothing(stack):

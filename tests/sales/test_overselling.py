@@ -9,11 +9,9 @@ from django.db import connection
 
 from sales.models import Order, OrderLine, Product
 from tests.conftest import bearer_client
-from tests.factories import CustomerFactory, ProductFactory
+from tests.factories import ADDRESS, CustomerFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ADDRESS = {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 
 
 def place_all_at_once(bodies):

@@ -4,11 +4,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import ProductFactory
+from tests.factories import ADDRESS, ProductFactory
 
 pytestmark = pytest.mark.django_db
-
-ADDRESS = {"name": "Ada", "line1": "Main St 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 
 
 @pytest.mark.parametrize("lines", [1, 10, 100])
