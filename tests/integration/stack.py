@@ -88,7 +88,7 @@ class Stack:
         # Like a process supervisor in production: a worker that exits on its own is started
         # again. (kombu 5.7 can crash a worker when Redis dies under it; see the README.)
         self.worker_restarts = 0
-        self._watching = threading.Event()
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
 
     # --- processes ------------------------------------------------------------------------
@@ -108,7 +108,7 @@ class Stack:
         process.wait(timeout=30)
 
     def stop(self) -> None:
-        self._watching.clear()
+        self._stopping.set()
         for name in list(self.processes):
             self.kill(name, signal.SIGTERM if name != "redis" else signal.SIGKILL)
 
@@ -157,14 +157,13 @@ class Stack:
         self.start_web()
         self.start_worker()
         self.start_relay()
-        self._watching.set()
         threading.Thread(target=self._supervise, daemon=True).start()
 
     def _supervise(self) -> None:
-        while self._watching.wait(0.5) and self._watching.is_set():
+        while not self._stopping.wait(0.5):
             with self._lock:
                 process = self.processes.get("worker")
-                if process is None or process.poll() is None or not self._watching.is_set():
+                if process is None or process.poll() is None or self._stopping.is_set():
                     continue
                 del self.processes["worker"]  # exited by itself, not killed by a test
                 self.worker_restarts += 1
