@@ -63,11 +63,20 @@ class Stack:
         signing_key: str,
         web_workers: int = 2,
         worker_concurrency: int = 2,
+        worker_pool: str = "solo",
+        workers_per_queue: int = 1,
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.logs = logs
         self.web_workers = web_workers
         self.worker_concurrency = worker_concurrency
+        self.worker_pool = worker_pool
+        # As in the Procfile: workers per queue (0: one worker for both queues).
+        self.worker_queues = (
+            {f"worker-{queue}-{n}": queue for queue in ("sales", "delivery") for n in range(1, workers_per_queue + 1)}
+            if workers_per_queue
+            else {"worker": "sales,delivery"}
+        )
         self.redis_port = free_port()
         self.web_port = free_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
@@ -128,12 +137,20 @@ class Stack:
 
         wait_until(answers, timeout=10, what="redis answers")
 
-    def start_worker(self, name: str = "worker") -> None:
+    def kill_workers(self) -> None:
+        for name in self.worker_queues:
+            self.kill(name)
+
+    def start_workers(self) -> None:
+        for name in self.worker_queues:
+            self.start_worker(name)
+
+    def start_worker(self, name: str) -> None:
         self._start(
             name,
             [
-                sys.executable, "-m", "celery", "-A", "config", "--quiet", "worker", "-Q", "sales,delivery",
-                "--concurrency", str(self.worker_concurrency), "--loglevel", "INFO",
+                sys.executable, "-m", "celery", "-A", "config", "--quiet", "worker", "-Q", self.worker_queues[name],
+                "--pool", self.worker_pool, "--concurrency", str(self.worker_concurrency), "--loglevel", "INFO",
                 "--without-mingle", "--without-gossip", "--hostname", f"{name}@%h",
             ],
         )  # fmt: skip
@@ -155,19 +172,20 @@ class Stack:
     def start_all(self) -> None:
         self.start_redis()
         self.start_web()
-        self.start_worker()
+        self.start_workers()
         self.start_relay()
         threading.Thread(target=self._supervise, daemon=True).start()
 
     def _supervise(self) -> None:
         while not self._stopping.wait(0.5):
             with self._lock:
-                process = self.processes.get("worker")
-                if process is None or process.poll() is None or self._stopping.is_set():
-                    continue
-                del self.processes["worker"]  # exited by itself, not killed by a test
-                self.worker_restarts += 1
-                self.start_worker()
+                for name in self.worker_queues:
+                    process = self.processes.get(name)
+                    if process is None or process.poll() is None or self._stopping.is_set():
+                        continue
+                    del self.processes[name]  # exited by itself, not killed by a test
+                    self.worker_restarts += 1
+                    self.start_worker(name)
 
     def log_tails(self, lines: int = 30) -> str:
         parts = []

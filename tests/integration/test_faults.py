@@ -87,13 +87,13 @@ def test_redis_killed_and_restarted_empty_during_a_burst_loses_nothing(stack):
 
     def crash_redis() -> None:
         # Stop consuming first, so that Redis holds messages when it dies and loses them.
-        stack.kill("worker")
+        stack.kill_workers()
         time.sleep(1.0)
         queued.append(redis.Redis(port=stack.redis_port).llen("delivery"))
         stack.kill("redis")
         time.sleep(1.0)
         stack.start_redis()
-        stack.start_worker()
+        stack.start_workers()
 
     order_ids = place_orders(stack, 60, during=threading.Thread(target=crash_redis))
     seconds = wait_until(lambda: converged(60), timeout=90, what="all orders shipped out")
@@ -110,9 +110,9 @@ def test_redis_killed_and_restarted_empty_during_a_burst_loses_nothing(stack):
 
 def test_a_worker_killed_mid_burst_loses_no_order_and_no_status_change(stack):
     def crash_worker() -> None:
-        stack.kill("worker")
+        stack.kill_workers()
         time.sleep(1.0)
-        stack.start_worker("worker")
+        stack.start_workers()
 
     order_ids = place_orders(stack, 45, during=threading.Thread(target=crash_worker))
     seconds = wait_until(lambda: converged(45), timeout=90, what="all orders shipped out")

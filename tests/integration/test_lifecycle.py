@@ -116,7 +116,7 @@ def test_a_tampered_message_is_rejected_and_kept_as_a_dead_letter(stack):
 def test_a_worker_that_dies_by_itself_is_started_again(stack):
     # As a supervisor would in production (kombu 5.7 can crash a worker when Redis dies).
     ProductFactory(sku="MUG-1", stock_quantity=10)
-    os.killpg(stack.processes["worker"].pid, signal.SIGKILL)
+    os.killpg(stack.processes["worker-delivery-1"].pid, signal.SIGKILL)
 
     wait_until(lambda: stack.worker_restarts == 1, timeout=30, what="worker started again")
     code, order = stack.request(

@@ -232,7 +232,9 @@ def main() -> None:
     parser.add_argument("--levels", default="2,4,8", help="client counts, comma-separated")
     parser.add_argument("--seconds", type=int, default=20, help="seconds of load per level")
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--worker-concurrency", type=int, default=2, help="pool size (prefork, threads)")
+    parser.add_argument("--workers-per-queue", type=int, default=1, help="0: one worker for both queues")
+    parser.add_argument("--worker-pool", default="solo", choices=["solo", "prefork", "threads"])
     parser.add_argument("--clerk-changes", type=int, default=300)
     parser.add_argument("--out", default=str(ROOT / "bench-results.json"))
     args = parser.parse_args()
@@ -266,6 +268,8 @@ def main() -> None:
         signing_key=settings.MESSAGE_SIGNING_KEY,
         web_workers=args.web_workers,
         worker_concurrency=args.worker_concurrency,
+        worker_pool=args.worker_pool,
+        workers_per_queue=args.workers_per_queue,
         extra_env={f"THROTTLE_{name}": rate for name, rate in unlimited.items()} | {"LOG_LEVEL": "WARNING"},
     )
     report: dict = {
@@ -273,6 +277,8 @@ def main() -> None:
         "command": " ".join(sys.argv),
         "web_workers": args.web_workers,
         "worker_concurrency": args.worker_concurrency,
+        "worker_pool": args.worker_pool,
+        "workers_per_queue": args.workers_per_queue,
         "seconds_per_level": args.seconds,
         "levels": [],
     }

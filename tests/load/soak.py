@@ -50,8 +50,8 @@ def soak(
         while not stop.wait(every):
             action = ("kill worker", "restart redis empty", "stop relay")[turn % 3]
             if action == "kill worker":
-                stack.kill("worker")
-                stack.start_worker()
+                stack.kill_workers()
+                stack.start_workers()
             elif action == "restart redis empty":
                 stack.kill("redis")
                 stack.start_redis()
