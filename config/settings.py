@@ -223,8 +223,6 @@ MESSAGING_MAX_ATTEMPTS = 20
 # While the receiving queue holds messages (its consumers are behind), a sent message is not
 # sent again before this age: it most likely waits in that queue, and copies would only add to it.
 MESSAGING_RESEND_PATIENCE = timedelta(minutes=5)
-# How long the relay leaves a new message to the fast path (sent right after commit).
-MESSAGING_FAST_PATH_GRACE = timedelta(seconds=2)
 MESSAGING_CONSUMER_MAX_RETRIES = 5
 MESSAGING_RETENTION = timedelta(days=7)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from config import metrics
@@ -51,15 +51,17 @@ def outbox_write(*, app_label: str, message: Contract, correlation_id: str | Non
 def write_envelope(*, app_label: str, envelope: Envelope, needs_ack: bool) -> AbstractOutboxMessage:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("Write to the outbox inside the transaction that makes the change.")
-    now = timezone.now()
+    # Written as sent: the fast path sends it right after commit, and this saves a write per
+    # message. If that send fails, send_now hands the message to the relay at once; if the
+    # process dies before sending, the relay sends it when its acknowledgement is overdue (and
+    # a lost acknowledgement costs nothing: its message is sent again, and acknowledged again).
     row = outbox_model(app_label).objects.create(
         id=envelope.id,
         type=envelope.type,
         correlation_id=envelope.correlation_id,
         envelope=envelope.signed(),
         needs_ack=needs_ack,
-        # The fast path sends it right after commit; the relay steps in only if that fails.
-        next_attempt_at=now + settings.MESSAGING_FAST_PATH_GRACE,
+        **_sent_fields(attempts=0, needs_ack=needs_ack, now=timezone.now()),
     )
     transaction.on_commit(partial(send_now, app_label=app_label, row=row))
     return row
@@ -74,10 +76,14 @@ def send_now(*, app_label: str, row: AbstractOutboxMessage) -> bool:
         logger.warning(
             "message publish failed", extra={"message_id": str(row.id), "type": row.type, "error": repr(exc)}
         )
+        try:  # the state it was written in, unless an acknowledgement came meanwhile
+            outbox_model(app_label).objects.filter(pk=row.pk, state=row.state).update(
+                state=OutboxState.PENDING, attempts=0, sent_at=None, next_attempt_at=timezone.now(),
+                last_error=repr(exc)[:1000],
+            )  # fmt: skip
+        except DatabaseError:  # then the relay sends it when its acknowledgement is overdue
+            logger.exception("message left to the relay", extra={"message_id": str(row.id)})
         return False
-    outbox_model(app_label).objects.filter(pk=row.pk, state=OutboxState.PENDING).update(
-        **_sent_fields(row, timezone.now())
-    )
     metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="fast", result="ok").inc()
     logger.info("message published", extra={"app": app_label, "message_id": str(row.id), "type": row.type})
     return True
@@ -91,10 +97,17 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=delay * random.uniform(0.8, 1.0))
 
 
-def _sent_fields(row: AbstractOutboxMessage, now: datetime) -> dict[str, Any]:
-    attempts = row.attempts + 1
-    if not row.needs_ack:
-        return {"state": OutboxState.DONE, "attempts": attempts, "sent_at": now, "last_error": ""}
+def _sent_fields(*, attempts: int, needs_ack: bool, now: datetime) -> dict[str, Any]:
+    """The fields of a message just sent for the (attempts + 1)th time."""
+    attempts += 1
+    if not needs_ack:
+        return {
+            "state": OutboxState.DONE,
+            "attempts": attempts,
+            "sent_at": now,
+            "next_attempt_at": now,
+            "last_error": "",
+        }
     return {
         "state": OutboxState.AWAITING_ACK,
         "attempts": attempts,
@@ -160,7 +173,7 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
             metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="relay", result="ok").inc()
             if row.attempts:  # sent before, never acknowledged
                 metrics.MESSAGE_RETRIES.labels(app=app_label).inc()
-            for name, value in _sent_fields(row, now).items():
+            for name, value in _sent_fields(attempts=row.attempts, needs_ack=row.needs_ack, now=now).items():
                 setattr(row, name, value)
             changed.append(row)
             sent += 1
