@@ -6,7 +6,10 @@ At each concurrency level, that many clients keep placing valid orders (JWT, rea
 fixed time. Reported per level: orders/s, latency p50/p95/p99, answers by status code, the
 order → shipment lag p50/p99 (from the stored timestamps), the outbox/queue backlog over the
 run, and pgbench's tps for an order-shaped transaction at the same client count, with the ratio.
-Then a burst of clerk changes gives the clerk change → sales lag. A table on stdout, and JSON.
+Then, at a fixed rate of half the highest orders/s measured (open loop: a request leaves on
+schedule whether or not earlier ones have answered), orders and clerk changes (one per two
+orders) give the latency and both lags at half load: order → shipment and clerk change → sales.
+A table on stdout, and JSON.
 
 The client is a small asyncio HTTP/1.1 client (standard library): on a 2-core machine every
 cycle the load generator spends is taken from the server, and this one spends few.
@@ -139,6 +142,33 @@ async def post_all(port: int, raws: list[bytes], concurrency: int) -> Results:
     return results
 
 
+async def at_fixed_rate(
+    port: int, order_raws: list[bytes], clerk_raws: list[bytes], rate: float, seconds: float
+) -> tuple[Results, Results]:
+    """Open loop: order ``i`` leaves at ``i / rate`` s, whatever the answers to earlier ones;
+    after every second order, one clerk change. Latencies include any wait for the server."""
+    orders, clerk = Results(), Results()
+
+    async def send(raw: bytes, results: Results) -> None:
+        started = time.perf_counter()
+        try:
+            code = await _request(port, raw)
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            code = 0
+        results.add(time.perf_counter() - started, code)
+
+    tasks = []
+    start = time.monotonic()
+    for i in range(int(rate * seconds)):
+        if (delay := start + i / rate - time.monotonic()) > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(order_raws[i % len(order_raws)], orders)))
+        if i % 2 and clerk_raws:
+            tasks.append(asyncio.create_task(send(clerk_raws.pop(), clerk)))
+    await asyncio.gather(*tasks)
+    return orders, clerk
+
+
 class BacklogSampler(threading.Thread):
     """Every half second: messages in flight in each outbox, and messages waiting in Redis."""
 
@@ -190,6 +220,18 @@ def order_to_shipment_lags(since, until) -> list[float]:
         return [float(row[0]) for row in cursor.fetchall()]
 
 
+def clerk_to_sales_lags(since) -> list[float]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXTRACT(EPOCH FROM recorded_at - occurred_at) FROM sales_orderstatuschange "
+            "WHERE to_status = 'shipped' AND occurred_at >= %s",
+            [since],
+        )
+        return [float(row[0]) for row in cursor.fetchall()]
+
+
 def wait_for_shipments(since, until, timeout: float = 120) -> float:
     from delivery.models import Shipment
     from sales.models import Order
@@ -233,9 +275,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="seconds of load per level")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-concurrency", type=int, default=2, help="pool size (prefork, threads)")
-    parser.add_argument("--workers-per-queue", type=int, default=1, help="0: one worker for both queues")
+    parser.add_argument("--workers-per-queue", type=int, default=2, help="0: one worker for both queues")
     parser.add_argument("--worker-pool", default="solo", choices=["solo", "prefork", "threads"])
-    parser.add_argument("--clerk-changes", type=int, default=300)
     parser.add_argument("--out", default=str(ROOT / "bench-results.json"))
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
@@ -309,7 +350,7 @@ def main() -> None:
                     "order_to_shipment_ms": {q: round(percentile(lags, q) * 1000, 1) for q in (50, 99)},
                     "backlog": sampler.summary(),
                     "drained_seconds_after_load": round(drained, 2),
-                    "pgbench_order_tps": tps,
+                    "pgbench_order_tps": round(tps),
                     "ratio_to_pgbench": round(placed / elapsed / tps, 3),
                 }
             )
@@ -317,26 +358,30 @@ def main() -> None:
 
         from delivery.models import Shipment
 
-        pending = list(Shipment.objects.filter(status="pending").values_list("id", flat=True)[: args.clerk_changes])
-        raws = [http_post(f"/api/delivery/shipments/{sid}/ship/", clerk_token, {}) for sid in pending]
+        rate = max(level["orders_per_second"] for level in report["levels"]) / 2
+        wanted = int(rate * args.seconds / 2) + 1
+        pending = list(Shipment.objects.filter(status="pending").values_list("id", flat=True)[:wanted])
+        clerk_raws = [http_post(f"/api/delivery/shipments/{sid}/ship/", clerk_token, {}) for sid in pending]
+        order_raws = [http_post("/api/orders/", tokens[i], order_body(i)) for i in range(len(tokens))]
         since = timezone.now()
-        clerk = asyncio.run(post_all(stack.web_port, raws, 4))
-        time.sleep(2)
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT EXTRACT(EPOCH FROM recorded_at - occurred_at) FROM sales_orderstatuschange "
-                "WHERE to_status = 'shipped' AND occurred_at >= %s",
-                [since],
-            )
-            clerk_lags = [float(row[0]) for row in cursor.fetchall()]
-        report["clerk_changes"] = {
-            "changes": len(pending),
-            "codes": {str(code): count for code, count in sorted(clerk.codes.items())},
-            "reached_sales": len(clerk_lags),
+        started = time.perf_counter()
+        orders, clerk = asyncio.run(at_fixed_rate(stack.web_port, order_raws, clerk_raws, rate, args.seconds))
+        elapsed = time.perf_counter() - started
+        until = timezone.now()
+        wait_for_shipments(since, until)
+        time.sleep(1)
+        lags, clerk_lags = order_to_shipment_lags(since, until), clerk_to_sales_lags(since)
+        report["half_load"] = {
+            "orders_per_second": round(orders.codes.get(201, 0) / elapsed, 1),
+            "latency_ms": {q: round(percentile(orders.latencies, q) * 1000, 1) for q in (50, 95, 99)},
+            "codes": {str(code): count for code, count in sorted(orders.codes.items())},
+            "order_to_shipment_ms": {q: round(percentile(lags, q) * 1000, 1) for q in (50, 99)},
+            "clerk_changes": len(clerk.latencies),
+            "clerk_codes": {str(code): count for code, count in sorted(clerk.codes.items())},
+            "clerk_changes_reached_sales": len(clerk_lags),
             "clerk_to_sales_ms": {q: round(percentile(clerk_lags, q) * 1000, 1) for q in (50, 99)},
         }
+        print(json.dumps({"half_load": report["half_load"]}), flush=True)
     finally:
         stack.stop()
 
@@ -347,10 +392,13 @@ def main() -> None:
 
 def print_table(report: dict) -> None:
     print(f"\nmachine: {report['machine']}")
-    print(f"web workers: {report['web_workers']}, worker concurrency: {report['worker_concurrency']}")
+    print(
+        f"web workers: {report['web_workers']}, Celery workers per queue: {report['workers_per_queue']} "
+        f"(pool {report['worker_pool']})"
+    )
     header = (
         f"{'clients':>7} {'orders/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'ord→shp p50':>11} "
-        f"{'p99':>7} {'max backlog':>11} {'pgbench tps':>11} {'ratio':>6}  codes"
+        f"{'p99':>7} {'max backlog':>11} {'drained s':>9} {'pgbench tps':>11} {'ratio':>6}  codes"
     )
     print(header)
     for level in report["levels"]:
@@ -361,14 +409,19 @@ def print_table(report: dict) -> None:
         print(
             f"{level['clients']:>7} {level['orders_per_second']:>9} {level['latency_ms'][50]:>7} "
             f"{level['latency_ms'][95]:>7} {level['latency_ms'][99]:>7} {level['order_to_shipment_ms'][50]:>11} "
-            f"{level['order_to_shipment_ms'][99]:>7} {most:>11} {level['pgbench_order_tps']:>11} "
+            f"{level['order_to_shipment_ms'][99]:>7} {most:>11} {level['drained_seconds_after_load']:>9} "
+            f"{level['pgbench_order_tps']:>11} "
             f"{level['ratio_to_pgbench']:>6}  {level['codes']}"
         )
-    clerk = report.get("clerk_changes")
-    if clerk:
+    half = report.get("half_load")
+    if half:
         print(
-            f"clerk changes: {clerk['changes']} sent, {clerk['reached_sales']} reached sales, lag p50 "
-            f"{clerk['clerk_to_sales_ms'][50]} ms, p99 {clerk['clerk_to_sales_ms'][99]} ms, codes {clerk['codes']}"
+            f"half load, {half['orders_per_second']} orders/s and a clerk change per two orders (open loop): "
+            f"order latency p50/p95/p99 {half['latency_ms'][50]}/{half['latency_ms'][95]}/{half['latency_ms'][99]} ms,"
+            f" order → shipment p50/p99 {half['order_to_shipment_ms'][50]}/{half['order_to_shipment_ms'][99]} ms, "
+            f"clerk change → sales p50/p99 {half['clerk_to_sales_ms'][50]}/{half['clerk_to_sales_ms'][99]} ms "
+            f"({half['clerk_changes_reached_sales']} of {half['clerk_changes']} reached sales), codes {half['codes']}"
+            f" / {half['clerk_codes']}"
         )
 
 
