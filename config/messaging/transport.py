@@ -26,7 +26,15 @@ def queue_for(envelope: dict[str, Any]) -> str:
 
 def publish(envelope: dict[str, Any]) -> None:
     celery_app.send_task(
-        task_for(envelope), args=[envelope], queue=queue_for(envelope), retry=False, ignore_result=True
+        task_for(envelope),
+        args=[envelope],
+        queue=queue_for(envelope),
+        retry=False,
+        ignore_result=True,
+        # What Celery shows of the arguments (headers, events, logs): the message's type and id,
+        # not its payload (addresses), and no repr of the whole envelope on every send.
+        argsrepr=f"({envelope['type']} {envelope['id']})",
+        kwargsrepr="{}",
     )
 
 
