@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -126,3 +127,60 @@ def test_a_worker_that_dies_by_itself_is_started_again(stack):
 
     assert code == 201
     wait_until(lambda: Shipment.objects.filter(order_id=order["id"]).exists(), timeout=30, what="shipment made")
+
+
+def test_workers_keep_their_database_connection_from_message_to_message(stack):
+    # Celery's Django fix-up would open a new connection for every task (CELERY_DB_REUSE_MAX).
+    from django.db import connection
+
+    def sessions_so_far() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush(), pg_stat_clear_snapshot()")
+            cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    ProductFactory(sku="MUG-1", stock_quantity=100)
+    customer = token(CustomerFactory())
+
+    def place(count: int) -> None:
+        for _ in range(count):
+            code, _ = stack.request(
+                "POST", "/api/orders/", {"items": [{"sku": "MUG-1", "quantity": 1}], "shipping_address": ADDRESS},
+                customer,
+            )  # fmt: skip
+            assert code == 201
+        wait_until(all_outboxes_done, timeout=30, what="every message acknowledged")
+
+    place(4)  # every process has connected by now
+    before = sessions_so_far()
+    place(10)  # 20 tasks: 10 shipments made, 10 acknowledgements taken
+    time.sleep(1.5)  # statistics reach pg_stat_database within a second
+
+    # Only a web worker that had not served a request yet may connect now (the kernel picks
+    # which one accepts); without reuse the workers would have connected 20 times.
+    assert sessions_so_far() - before <= stack.web_workers
+
+
+def test_a_worker_whose_database_connection_was_cut_reconnects_for_the_next_message(stack):
+    from django.db import connection
+
+    ProductFactory(sku="MUG-1", stock_quantity=100)
+    customer = token(CustomerFactory())
+    body = {"items": [{"sku": "MUG-1", "quantity": 1}], "shipping_address": ADDRESS}
+    assert stack.request("POST", "/api/orders/", body, customer)[0] == 201
+    wait_until(all_outboxes_done, timeout=30, what="every message acknowledged")
+    with connection.cursor() as cursor:  # as a database restart or failover would
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] >= 3  # web, both workers, the relay
+
+    code, order = stack.request("POST", "/api/orders/", body, customer)
+
+    assert code == 201
+    wait_until(lambda: Shipment.objects.filter(order_id=order["id"]).exists(), timeout=15, what="shipment made")
+    wait_until(all_outboxes_done, timeout=30, what="every message acknowledged")
+    assert (DeliveryDeadLetter.objects.count(), Shipment.objects.count()) == (0, 2)
+    worker_logs = "".join(log.read_text() for log in stack.logs.glob("worker-*.log"))
+    assert ("retry:" in worker_logs, "OperationalError" in worker_logs) == (False, False)  # checked, not failed
