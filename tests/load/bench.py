@@ -169,6 +169,30 @@ async def at_fixed_rate(
     return orders, clerk
 
 
+ROLES = {"gunicorn": "web", "celery": "workers", "outbox_relay": "relay", "postgres": "postgresql",
+         "redis-server": "redis", "tests.load.bench": "load generator"}  # fmt: skip
+
+
+def cpu_seconds_by_role() -> dict[str, float]:
+    """CPU time (user + system) used so far by the live processes of each role, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = dict.fromkeys(ROLES.values(), 0.0)
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        role = next((role for marker, role in ROLES.items() if marker in cmdline), None)
+        if role:
+            totals[role] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return totals
+
+
+def cpu_ms_per_order(before: dict[str, float], after: dict[str, float], orders: int) -> dict[str, float]:
+    return {role: round((after[role] - before[role]) * 1000 / max(orders, 1), 2) for role in before}
+
+
 class BacklogSampler(threading.Thread):
     """Every half second: messages in flight in each outbox, and messages waiting in Redis."""
 
@@ -331,11 +355,13 @@ def main() -> None:
             results = Results()
             since = timezone.now()
             sampler.start()
+            cpu_before = cpu_seconds_by_role()
             started = time.perf_counter()
             asyncio.run(keep_placing(stack.web_port, raws, args.seconds, results))
             elapsed = time.perf_counter() - started
             until = timezone.now()
             drained = wait_for_shipments(since, until)
+            cpu = cpu_ms_per_order(cpu_before, cpu_seconds_by_role(), results.codes.get(201, 0))
             sampler.stopping.set()
             sampler.join()
             lags = order_to_shipment_lags(since, until)
@@ -350,6 +376,7 @@ def main() -> None:
                     "order_to_shipment_ms": {q: round(percentile(lags, q) * 1000, 1) for q in (50, 99)},
                     "backlog": sampler.summary(),
                     "drained_seconds_after_load": round(drained, 2),
+                    "cpu_ms_per_order": cpu | {"all": round(sum(cpu.values()), 2)},
                     "pgbench_order_tps": round(tps),
                     "ratio_to_pgbench": round(placed / elapsed / tps, 3),
                 }
@@ -413,6 +440,9 @@ def print_table(report: dict) -> None:
             f"{level['pgbench_order_tps']:>11} "
             f"{level['ratio_to_pgbench']:>6}  {level['codes']}"
         )
+    print("CPU ms per order, load and drain (from /proc):")
+    for level in report["levels"]:
+        print(f"{level['clients']:>7}  " + ", ".join(f"{k} {v}" for k, v in level["cpu_ms_per_order"].items()))
     half = report.get("half_load")
     if half:
         print(
