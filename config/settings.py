@@ -296,6 +296,11 @@ LOGGING = {
         # Our request log (config.observability) replaces Django's own lines for 4xx/5xx.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # A consumed message gets one line of ours ("message consumed": type, result, correlation
+        # id); Celery's "received" and "succeeded" lines for every task would say it twice more.
+        # Its warnings and errors still show; retries are logged by ConsumerTask.on_retry.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
     },
 }
 # Celery workers and beat log through the configuration above instead of their own.

@@ -29,6 +29,10 @@ class ConsumerTask(Task):
 
     def on_retry(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         metrics.TASK_RETRIES.labels(task=self.name).inc()
+        logger.warning(
+            "message consumer retrying",
+            extra={"task": self.name, "retries": self.request.retries, "error": repr(exc)[:200]},
+        )
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         dead_letter_record(

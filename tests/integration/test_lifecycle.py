@@ -183,4 +183,4 @@ def test_a_worker_whose_database_connection_was_cut_reconnects_for_the_next_mess
     wait_until(all_outboxes_done, timeout=30, what="every message acknowledged")
     assert (DeliveryDeadLetter.objects.count(), Shipment.objects.count()) == (0, 2)
     worker_logs = "".join(log.read_text() for log in stack.logs.glob("worker-*.log"))
-    assert ("retry:" in worker_logs, "OperationalError" in worker_logs) == (False, False)  # checked, not failed
+    assert ("retrying" in worker_logs, "OperationalError" in worker_logs) == (False, False)  # checked, not failed

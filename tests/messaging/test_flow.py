@@ -1,6 +1,7 @@
 """The whole message flow in one process: Celery eager, a recording broker (see conftest).
 The same flow over a real Redis and real workers is in tests/integration."""
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -333,3 +334,17 @@ def test_an_acknowledgement_is_written_done_and_sent_once(customer, mug, broker,
     ack = DeliveryOutbox.objects.get()
     assert (ack.type, ack.state, ack.attempts) == ("message.acknowledged", OutboxState.DONE, 1)
     assert [envelope["type"] for envelope in broker.published] == ["order.created", "message.acknowledged"]
+
+
+def test_a_consumer_retry_is_logged_as_a_warning(caplog):
+    task = task_named("sales.shipment_status_changed")  # may set logging up again: listen after
+    logging.getLogger().addHandler(caplog.handler)
+
+    try:
+        task.on_retry(ValueError("database away"), "task-1", [], {}, None)
+    finally:
+        logging.getLogger().removeHandler(caplog.handler)
+
+    assert [(r.levelname, r.getMessage(), r.task, r.retries, r.error) for r in caplog.records] == [
+        ("WARNING", "message consumer retrying", "sales.shipment_status_changed", 0, "ValueError('database away')")
+    ]
