@@ -3,7 +3,7 @@
     scripts/soak.sh [--seconds 120] [--clients 4] [--every 15]
 
 Customers keep placing orders and a clerk keeps shipping what is pending, while, in turn every
-``--every`` seconds, a worker is killed with SIGKILL (and restarted), Redis is killed and
+``--every`` seconds, the workers are killed with SIGKILL (and restarted), Redis is killed and
 restarted empty, and the outbox relay is stopped (and started again at the next turn). Then it
 waits for convergence and checks, from the databases, that every accepted order has exactly one
 shipment, every clerk change reached sales exactly once, and no message is left pending or
