@@ -174,7 +174,9 @@ ROLES = {"gunicorn": "web", "celery": "workers", "outbox_relay": "relay", "postg
 
 
 def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
-    """Each live process of a role: its role and the CPU time (user + system) it has used."""
+    """Each live process of a role: its role and the CPU time (user + system) it has used.
+    Every such process on the machine counts (PostgreSQL's own housekeeping too): run the
+    benchmark on an otherwise quiet machine."""
     tick = os.sysconf("SC_CLK_TCK")
     found = {}
     for proc in Path("/proc").glob("[0-9]*"):
