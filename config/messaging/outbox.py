@@ -12,7 +12,8 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import Error as DatabaseFailure
+from django.db import transaction
 from django.utils import timezone
 
 from config import metrics
@@ -81,7 +82,7 @@ def send_now(*, app_label: str, row: AbstractOutboxMessage) -> bool:
                 state=OutboxState.PENDING, attempts=0, sent_at=None, next_attempt_at=timezone.now(),
                 last_error=repr(exc)[:1000],
             )  # fmt: skip
-        except DatabaseError:  # then the relay sends it when its acknowledgement is overdue
+        except DatabaseFailure:  # then the relay sends it when its acknowledgement is overdue
             logger.exception("message left to the relay", extra={"message_id": str(row.id)})
         return False
     metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="fast", result="ok").inc()

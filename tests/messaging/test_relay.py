@@ -3,11 +3,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import InterfaceError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from config.messaging.models import OutboxState
-from config.messaging.outbox import acknowledge, messages_purge, outbox_redrive, relay_batch, retry_delay
+from config.messaging.outbox import acknowledge, messages_purge, outbox_redrive, relay_batch, retry_delay, send_now
 from sales.models import InboxMessage as SalesInbox
 from sales.models import OutboxMessage as SalesOutbox
 from tests.factories import SalesOutboxMessageFactory
@@ -232,3 +233,19 @@ def test_a_first_send_never_waits_for_a_busy_queue(quiet_broker):
     result = relay_batch(app_label="sales")
 
     assert result.sent == 1
+
+
+@pytest.mark.django_db
+def test_a_failed_send_that_cannot_reach_the_database_either_is_left_to_the_relay(quiet_broker, monkeypatch):
+    row = SalesOutboxMessageFactory(state=OutboxState.AWAITING_ACK, attempts=1)
+    quiet_broker.down = True
+
+    def connection_gone(*args, **kwargs):
+        raise InterfaceError("connection already closed")
+
+    monkeypatch.setattr(QuerySet, "update", connection_gone)
+    sent = send_now(app_label="sales", row=row)  # on commit, after the order: must not raise
+    monkeypatch.undo()
+
+    row.refresh_from_db()
+    assert (sent, row.state, row.attempts) == (False, OutboxState.AWAITING_ACK, 1)
