@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark of the full stack on loopback (tests/load/bench.py): a throwaway PostgreSQL
 # unless DATABASE_URL names a server (a database "bench" is made on it), a private Redis,
-# gunicorn, a Celery worker and the relay. Arguments go to the benchmark, e.g.
-#   scripts/bench.sh --levels 2,4,8 --seconds 20 --web-workers 2 --worker-concurrency 2
+# gunicorn, the Celery workers (per queue) and the relay. Arguments go to the benchmark, e.g.
+#   scripts/bench.sh --levels 1,2,4 --seconds 10 --web-workers 2 --workers-per-queue 2
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 

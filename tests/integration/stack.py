@@ -146,16 +146,20 @@ class Stack:
             self.start_worker(name)
 
     def start_worker(self, name: str) -> None:
+        # A solo worker is one process; its concurrency also sets its prefetch (times 4), so 1, as in
+        # the Procfile (Celery would take the number of cores).
+        concurrency = 1 if self.worker_pool == "solo" else self.worker_concurrency
+        log = self.logs / f"{name}.log"
+        earlier = log.stat().st_size if log.exists() else 0  # a restart appends to the same log
         self._start(
             name,
             [
                 sys.executable, "-m", "celery", "-A", "config", "--quiet", "worker", "-Q", self.worker_queues[name],
-                "--pool", self.worker_pool, "--concurrency", str(self.worker_concurrency), "--loglevel", "INFO",
+                "--pool", self.worker_pool, "--concurrency", str(concurrency), "--loglevel", "INFO",
                 "--without-mingle", "--without-gossip", "--hostname", f"{name}@%h",
             ],
         )  # fmt: skip
-        log = self.logs / f"{name}.log"
-        wait_until(lambda: " ready." in log.read_text(), timeout=30, interval=0.1, what=f"{name} ready")
+        wait_until(lambda: " ready." in log.read_text()[earlier:], timeout=30, interval=0.1, what=f"{name} ready")
 
     def start_relay(self) -> None:
         self._start("relay", [sys.executable, "manage.py", "outbox_relay"])

@@ -1,6 +1,6 @@
 """Load benchmark of the full stack on loopback: gunicorn, Celery worker, relay, PostgreSQL, Redis.
 
-    scripts/bench.sh [--levels 2,4,8] [--seconds 20] [--web-workers 2] [--worker-concurrency 2]
+    scripts/bench.sh [--levels 2,4,8] [--seconds 20] [--web-workers 2] [--workers-per-queue 2]
 
 At each concurrency level, that many clients keep placing valid orders (JWT, real bodies) for a
 fixed time. Reported per level: orders/s, latency p50/p95/p99, answers by status code, the
@@ -149,22 +149,22 @@ async def at_fixed_rate(
     clerk changes go with them, ``clerk_share`` per order. Latencies include any wait."""
     orders, clerk = Results(), Results()
 
-    async def send(raw: bytes, results: Results) -> None:
-        started = time.perf_counter()
+    async def send(raw: bytes, results: Results, due: float) -> None:
         try:
             code = await _request(port, raw)
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
             code = 0
-        results.add(time.perf_counter() - started, code)
+        results.add(time.monotonic() - due, code)  # from when it was due: a late start counts
 
     tasks = []
     start = time.monotonic()
     for i in range(int(rate * seconds)):
-        if (delay := start + i / rate - time.monotonic()) > 0:
+        due = start + i / rate
+        if (delay := due - time.monotonic()) > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(send(order_raws[i % len(order_raws)], orders)))
+        tasks.append(asyncio.create_task(send(order_raws[i % len(order_raws)], orders, due)))
         if int((i + 1) * clerk_share) > int(i * clerk_share) and clerk_raws:
-            tasks.append(asyncio.create_task(send(clerk_raws.pop(), clerk)))
+            tasks.append(asyncio.create_task(send(clerk_raws.pop(), clerk, due)))
     await asyncio.gather(*tasks)
     return orders, clerk
 
@@ -305,7 +305,7 @@ def main() -> None:
     parser.add_argument("--levels", default="2,4,8", help="client counts, comma-separated")
     parser.add_argument("--seconds", type=int, default=20, help="seconds of load per level")
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--worker-concurrency", type=int, default=2, help="pool size (prefork, threads)")
+    parser.add_argument("--worker-concurrency", type=int, default=2, help="pool size (prefork, threads; solo: 1)")
     parser.add_argument("--workers-per-queue", type=int, default=2, help="0: one worker for both queues")
     parser.add_argument("--worker-pool", default="solo", choices=["solo", "prefork", "threads"])
     parser.add_argument("--clerk-share", type=float, default=0.25, help="clerk changes per order at half load")
