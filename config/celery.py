@@ -27,5 +27,6 @@ def _close_old_connections(task: Task | None = None, **kwargs: Any) -> None:
 def task_named(name: str) -> Task:
     """A registered task by name, in any process (a worker has them all imported; the web
     process imports the task modules on first use)."""
-    app.loader.import_default_modules()
+    if name not in app.tasks:  # importing again would also set Django (and logging) up again
+        app.loader.import_default_modules()
     return app.tasks[name]

@@ -348,3 +348,15 @@ def test_a_consumer_retry_is_logged_as_a_warning(caplog):
     assert [(r.levelname, r.getMessage(), r.task, r.retries, r.error) for r in caplog.records] == [
         ("WARNING", "message consumer retrying", "sales.shipment_status_changed", 0, "ValueError('database away')")
     ]
+
+
+def test_looking_up_a_task_again_leaves_logging_as_it_is():
+    task_named("sales.shipment_status_changed")
+    listener = logging.NullHandler()
+    logging.getLogger().addHandler(listener)
+
+    try:
+        task_named("delivery.order_created")  # a dead-letter re-drive in the web process does this
+        assert listener in logging.getLogger().handlers
+    finally:
+        logging.getLogger().removeHandler(listener)
