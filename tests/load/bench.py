@@ -40,6 +40,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+def percentiles_ms(seconds: list[float], qs: tuple[int, ...] = (50, 99)) -> dict[int, float]:
+    return {q: round(percentile(seconds, q) * 1000, 1) for q in qs}
+
+
 # --- the database ---------------------------------------------------------------------------
 
 
@@ -379,9 +383,9 @@ def main() -> None:
                 {
                     "clients": level,
                     "orders_per_second": round(placed / elapsed, 1),
-                    "latency_ms": {q: round(percentile(results.latencies, q) * 1000, 1) for q in (50, 95, 99)},
+                    "latency_ms": percentiles_ms(results.latencies, (50, 95, 99)),
                     "codes": {str(code): count for code, count in sorted(results.codes.items())},
-                    "order_to_shipment_ms": {q: round(percentile(lags, q) * 1000, 1) for q in (50, 99)},
+                    "order_to_shipment_ms": percentiles_ms(lags),
                     "backlog": sampler.summary(),
                     "drained_seconds_after_load": round(drained, 2),
                     "cpu_ms_per_order": cpu | {"all": round(sum(cpu.values()), 2)},
@@ -410,14 +414,14 @@ def main() -> None:
         lags, clerk_lags = order_to_shipment_lags(since, until), clerk_to_sales_lags(since)
         report["half_load"] = {
             "orders_per_second": round(orders.codes.get(201, 0) / elapsed, 1),
-            "latency_ms": {q: round(percentile(orders.latencies, q) * 1000, 1) for q in (50, 95, 99)},
+            "latency_ms": percentiles_ms(orders.latencies, (50, 95, 99)),
             "codes": {str(code): count for code, count in sorted(orders.codes.items())},
-            "order_to_shipment_ms": {q: round(percentile(lags, q) * 1000, 1) for q in (50, 99)},
+            "order_to_shipment_ms": percentiles_ms(lags),
             "clerk_share": args.clerk_share,
             "clerk_changes": len(clerk.latencies),
             "clerk_codes": {str(code): count for code, count in sorted(clerk.codes.items())},
             "clerk_changes_reached_sales": len(clerk_lags),
-            "clerk_to_sales_ms": {q: round(percentile(clerk_lags, q) * 1000, 1) for q in (50, 99)},
+            "clerk_to_sales_ms": percentiles_ms(clerk_lags),
         }
         print(json.dumps({"half_load": report["half_load"]}), flush=True)
     finally:
