@@ -2,6 +2,11 @@
 Requests are logged by the app (config.observability), so gunicorn's access log is off."""
 
 accesslog = None
+# Threads, so that a request waiting on a slow dependency (each wait is bounded: settings'
+# DATABASE_TIMEOUTS) does not hold the whole process: /healthz and the other requests are
+# answered by the other threads meanwhile. Requests are short; four per process is plenty.
+worker_class = "gthread"
+threads = 4
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -17,6 +17,7 @@ from redis.retry import Retry
 
 from config import metrics
 from config.context import current_correlation_id
+from core.db import deadline
 
 logger = logging.getLogger("config.requests")
 
@@ -84,7 +85,8 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 def _check_database() -> None:
-    with connection.cursor() as cursor:  # connect_timeout bounds a dead server (settings)
+    # A hung server fails this in a second; one that just failed, at once (core.db's breaker).
+    with deadline(1.0), connection.cursor() as cursor:
         cursor.execute("SELECT 1")
 
 

@@ -91,9 +91,36 @@ DATABASES = {
 # Persistent connections: opening a PostgreSQL connection costs more than a whole order.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# Which kind of process this is: config/wsgi.py says "web"; Celery workers, beat, the relay and
+# management commands are "worker". A person waits on the web, so its waits are the tighter.
+PROCESS_KIND = "web" if os.environ.get("DJANGO_PROCESS_KIND") == "web" else "worker"
+# Seconds. connect: to open a connection. statement: the server cancels a longer statement.
+# lock: the server gives up waiting for a row or table lock. A client-side deadline of
+# statement + 1 s bounds every wait even on a server that no longer answers (core/db).
+DATABASE_TIMEOUTS = {
+    "web": {"connect": 1, "statement": 5, "lock": 2, "idle_in_transaction": 30},
+    "worker": {"connect": 5, "statement": 30, "lock": 10, "idle_in_transaction": 60},
+}[PROCESS_KIND]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # A database that does not answer fails a request (and /readyz) in seconds, not minutes.
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 3
+    DATABASES["default"]["ENGINE"] = "core.db.backend"
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "connect_timeout": DATABASE_TIMEOUTS["connect"],
+            "options": (
+                f"-c statement_timeout={DATABASE_TIMEOUTS['statement'] * 1000}"
+                f" -c lock_timeout={DATABASE_TIMEOUTS['lock'] * 1000}"
+                # A client that died inside a transaction does not hold its row locks for long.
+                f" -c idle_in_transaction_session_timeout={DATABASE_TIMEOUTS['idle_in_transaction'] * 1000}"
+            ),
+            # A peer that vanished (host down, network cut) is noticed within about a minute
+            # even on an idle connection.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        }
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, workers and beat share the file: take the write lock at BEGIN and wait for it,
     # instead of failing with "database is locked" halfway through a transaction.

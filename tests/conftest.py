@@ -8,6 +8,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from config.celery import task_named
 from config.messaging import transport
+from core.db import breaker
 from tests.factories import ClerkFactory, CustomerFactory, ProductFactory, StaffFactory
 from tests.integration.stack import Stack
 
@@ -77,6 +78,14 @@ def _test_settings(settings, request):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _database_breaker_closed():
+    # A test that made the database fail leaves this process's breaker (core.db) open; the next
+    # test starts with it closed, as a process would after the cooldown.
+    yield
+    breaker.reset()
 
 
 class Broker:
