@@ -4,8 +4,12 @@ each department gets for free (acknowledgements, clean-up)."""
 import logging
 from typing import Any
 
+import kombu.exceptions
+import redis.exceptions
 from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from config import metrics
 from config.messaging.consumer import Outcome, consume_acknowledgement, dead_letter_record
@@ -14,14 +18,30 @@ from config.messaging.outbox import messages_purge
 logger = logging.getLogger(__name__)
 
 
+# Errors that can pass by themselves: the database or the broker away or too slow, a lock or
+# statement timeout, a serialization failure or deadlock (all Django OperationalErrors), a task
+# stopped at its soft time limit. Anything else (a bug, a constraint the message breaks) fails
+# the same way every time: it becomes a dead letter at once instead of being retried.
+TRANSIENT_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    SoftTimeLimitExceeded,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
 class ConsumerTask(Task):
-    """Consumes one message: safe to run twice, retried with backoff and jitter on errors
-    (the database away, a lock timeout), a dead letter once the retries are spent."""
+    """Consumes one message: safe to run twice, retried with backoff and jitter on errors that
+    can pass (TRANSIENT_ERRORS), a dead letter at once on any other, or once the retries are spent."""
 
     acks_late = True
     reject_on_worker_lost = True
     ignore_result = True
-    autoretry_for = (Exception,)
+    autoretry_for = TRANSIENT_ERRORS
     max_retries = settings.MESSAGING_CONSUMER_MAX_RETRIES
     retry_backoff = 1
     retry_backoff_max = 30
@@ -39,7 +59,7 @@ class ConsumerTask(Task):
             app_label=self.name.split(".", 1)[0],
             task_name=self.name,
             raw=args[0] if args else None,
-            reason="failed after retries",
+            reason="failed after retries" if isinstance(exc, TRANSIENT_ERRORS) else "failed",
             error=repr(exc),
         )
 

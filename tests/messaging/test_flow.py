@@ -2,10 +2,12 @@
 The same flow over a real Redis and real workers is in tests/integration."""
 
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config.celery import task_named
@@ -226,7 +228,13 @@ def test_delivered_before_shipped_ends_delivered_with_both_times(broker, django_
     ]
 
 
-def test_a_message_that_keeps_failing_becomes_a_dead_letter(broker, django_capture_on_commit_callbacks):
+def retries_logged(caplog) -> int:
+    return [record.getMessage() for record in caplog.records].count("message consumer retrying")
+
+
+def test_a_message_that_cannot_be_applied_becomes_a_dead_letter_at_once(
+    broker, django_capture_on_commit_callbacks, caplog
+):
     shipment = ShipmentFactory(order_id="ORD-NOT-IN-SALES")  # sales has no such order
     broker.deliver = False
     with django_capture_on_commit_callbacks(execute=True):
@@ -235,9 +243,42 @@ def test_a_message_that_keeps_failing_becomes_a_dead_letter(broker, django_captu
     result = task_named("sales.shipment_status_changed").apply(args=[broker.published[0]])
 
     letter = SalesDeadLetter.objects.get()
-    assert result.state == "FAILURE"
-    assert (letter.reason, letter.task_name) == ("failed after retries", "sales.shipment_status_changed")
+    assert (result.state, retries_logged(caplog)) == ("FAILURE", 0)
+    assert (letter.reason, letter.task_name) == ("failed", "sales.shipment_status_changed")
     assert letter.error == "DoesNotExist('Order matching query does not exist.')"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_blocked_by_a_lock_is_retried_and_dead_only_once_its_retries_are_spent(broker, caplog):
+    order = OrderFactory(id="ORD-LOCKED")
+    shipment = ShipmentFactory(order_id=order.id)
+    broker.deliver = False
+    shipment_mark_shipped(shipment_id=shipment.id)  # sends on commit (no test transaction here)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_order_row() -> None:
+        with transaction.atomic():
+            Order.objects.select_for_update().get(id=order.id)
+            locked.set()
+            release.wait(30)
+        connection.close()
+
+    holder = threading.Thread(target=hold_the_order_row)
+    holder.start()
+    locked.wait(10)
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '50ms'")
+    try:
+        result = task_named("sales.shipment_status_changed").apply(args=[broker.published[0]])
+    finally:
+        release.set()
+        holder.join(10)
+
+    letter = SalesDeadLetter.objects.get()
+    assert (result.state, retries_logged(caplog)) == ("FAILURE", settings.MESSAGING_CONSUMER_MAX_RETRIES)
+    assert letter.reason == "failed after retries"
+    assert letter.error.startswith("OperationalError('canceling statement due to lock timeout")
+    assert Order.objects.get(id=order.id).status == "pending_shipment"
 
 
 def test_a_dead_letter_is_re_driven_once_its_cause_is_fixed(broker, django_capture_on_commit_callbacks):
