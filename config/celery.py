@@ -1,9 +1,14 @@
 """The one Celery app of the project, configured from Django settings (CELERY_* names)."""
 
+import logging
 import os
+import signal
+import threading
+import time
 from typing import Any
 
 from celery import Celery, Task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections
 
@@ -12,6 +17,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+logger = logging.getLogger(__name__)
 
 
 @task_prerun.connect
@@ -22,6 +29,61 @@ def _close_old_connections(task: Task | None = None, **kwargs: Any) -> None:
     (CONN_HEALTH_CHECKS). Not for a task run eagerly inside a caller's transaction."""
     if task is not None and not task.request.is_eager:
         close_old_connections()
+
+
+class _SoloTimeLimits:
+    """Celery enforces task time limits only in its prefork and gevent pools; our workers run
+    the solo pool (one process, tasks in its main thread). So here: at the soft limit a SIGALRM
+    raises SoftTimeLimitExceeded inside the task (a transient error: the consumer retries it);
+    past the hard limit, a task that did not stop (stuck where no signal reaches it) ends the
+    process, whose supervisor starts a fresh one and whose message Redis gives out again."""
+
+    def __init__(self) -> None:
+        self._hard_deadline: float | None = None
+        self._watchdog: threading.Thread | None = None
+
+    def arm(self, task: Task) -> None:
+        soft = task.soft_time_limit or app.conf.task_soft_time_limit
+        hard = task.time_limit or app.conf.task_time_limit
+        if soft:
+            signal.signal(signal.SIGALRM, self._on_soft_limit)
+            signal.setitimer(signal.ITIMER_REAL, soft)
+        if hard:
+            self._hard_deadline = time.monotonic() + hard
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(target=self._watch, name="hard-time-limit", daemon=True)
+                self._watchdog.start()
+
+    def disarm(self) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        self._hard_deadline = None
+
+    @staticmethod
+    def _on_soft_limit(signum: int, frame: Any) -> None:
+        raise SoftTimeLimitExceeded("soft time limit exceeded")
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(1)
+            deadline = self._hard_deadline
+            if deadline is not None and time.monotonic() > deadline:
+                logger.critical("task exceeded its hard time limit; the worker exits to be restarted")
+                os._exit(70)
+
+
+_time_limits = _SoloTimeLimits()
+
+
+@task_prerun.connect
+def _arm_time_limits(task: Task | None = None, **kwargs: Any) -> None:
+    if task is not None and not task.request.is_eager and threading.current_thread() is threading.main_thread():
+        _time_limits.arm(task)
+
+
+@task_postrun.connect
+def _disarm_time_limits(task: Task | None = None, **kwargs: Any) -> None:
+    if task is not None and not task.request.is_eager and threading.current_thread() is threading.main_thread():
+        _time_limits.disarm()
 
 
 def task_named(name: str) -> Task:

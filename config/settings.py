@@ -261,6 +261,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
+CELERY_RESULT_EXPIRES = None  # no results are kept, so beat needs no "celery.backend_cleanup"
 CELERY_TIMEZONE = TIME_ZONE
 # One queue per department; a task's name says whose it is.
 CELERY_TASK_ROUTES = {"sales.*": {"queue": "sales"}, "delivery.*": {"queue": "delivery"}}
@@ -289,7 +290,12 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Every task is bounded (our tasks take milliseconds; a database wait is bounded at 31 s by
+# DATABASE_TIMEOUTS): at the soft limit the task is interrupted and retried, past the hard limit
+# the worker process is replaced (config/celery.py enforces both in the solo pool too).
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=45)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60)
+CELERY_BEAT_SCHEDULER = "config.beat:OutageTolerantScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sales.purge_idempotency_keys": {"task": "sales.purge_idempotency_keys", "schedule": timedelta(hours=1)},
     "sales.purge_messages": {"task": "sales.purge_messages", "schedule": timedelta(hours=1)},
