@@ -1,0 +1,38 @@
+import logging
+import sys
+import threading
+from types import TracebackType
+
+from django.apps import AppConfig
+
+logger = logging.getLogger("core.uncaught")
+
+
+class CoreConfig(AppConfig):
+    """Shared runtime helpers. Its one job at start: whatever ends a process or a thread with
+    an exception is logged as one JSON record with its traceback, like every other log line,
+    not printed as loose lines on stderr (in every process: web, workers, beat, relay)."""
+
+    name = "core"
+
+    def ready(self) -> None:
+        sys.excepthook = _log_uncaught
+        threading.excepthook = _log_uncaught_in_thread
+        logging.captureWarnings(True)  # warnings too are records, not stderr lines
+
+
+def _log_uncaught(exc_type: type[BaseException], exc: BaseException, traceback: TracebackType | None) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, traceback)
+        return
+    logger.critical("uncaught exception: the process ends", exc_info=(exc_type, exc, traceback))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    logger.critical(
+        "uncaught exception in a thread",
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+        extra={"thread_name": args.thread.name if args.thread else None},
+    )
