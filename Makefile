@@ -1,4 +1,4 @@
-.PHONY: run test lint format
+.PHONY: run stop test lint format
 
 run:  ## the whole system (web, workers, beat) with demo data
 	scripts/run.sh
@@ -11,3 +11,7 @@ lint:
 
 format:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+stop:  ## stop what `make run` started (its processes, and the private Redis it started)
+	-.venv/bin/supervisorctl -c .run/supervisord.conf shutdown
+	-redis-cli -p $${REDIS_PORT:-6390} shutdown nosave 2>/dev/null

@@ -23,4 +23,4 @@ python manage.py migrate --noinput
 python manage.py collectstatic --noinput >/dev/null
 python manage.py seed_demo
 say "starting web on http://127.0.0.1:$PORT (API under /api/, admin at /admin/), workers and beat"
-exec honcho start
+exec scripts/supervise.sh
