@@ -257,6 +257,8 @@ MESSAGING_RETENTION = timedelta(days=7)
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport with a crash on a lost connection worked around (core/broker.py).
+CELERY_BROKER_TRANSPORT = "core.broker:Transport"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
