@@ -1,7 +1,7 @@
 """Django settings, read from the environment (see the README's Environment table).
 
-Production secrets have no defaults: with DJANGO_DEBUG off the process refuses to start
-without DJANGO_SECRET_KEY and MESSAGE_SIGNING_KEY.
+Production settings have no defaults: with DJANGO_DEBUG off the process refuses to start
+without DJANGO_SECRET_KEY, MESSAGE_SIGNING_KEY and DATABASE_URL.
 """
 
 import os
@@ -85,9 +85,19 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
+
+def _database_url() -> str:
+    value = env.str("DATABASE_URL", default="")
+    if value:
+        return value
+    if DEBUG:
+        return f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    # Without this, production would quietly run on a local SQLite file: every process its own
+    # database, orders lost with the container. `make run` names its SQLite file explicitly.
+    raise ImproperlyConfigured("DATABASE_URL must be set when DJANGO_DEBUG is off.")
+
+
+DATABASES = {"default": env.db_url_config(_database_url())}
 # Persistent connections: opening a PostgreSQL connection costs more than a whole order.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
