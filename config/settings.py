@@ -329,17 +329,13 @@ PROMETHEUS_MULTIPROC_DIR = env.str(
 Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR  # read by prometheus_client on import
 
-# --- Error reporting ------------------------------------------------------------------------
+# --- Error reporting (config/error_reporting.py says what an event may carry) ----------------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
-    import sentry_sdk
-    from sentry_sdk.integrations.celery import CeleryIntegration
-    from sentry_sdk.integrations.django import DjangoIntegration
+    from config.error_reporting import init_error_reporting
 
-    sentry_sdk.init(
+    init_error_reporting(
         dsn=SENTRY_DSN,
-        integrations=[DjangoIntegration(), CeleryIntegration()],
         environment=env.str("SENTRY_ENVIRONMENT", default="production"),
         release=env.str("SENTRY_RELEASE", default="") or None,
-        send_default_pii=False,
     )
