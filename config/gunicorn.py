@@ -1,6 +1,15 @@
-"""gunicorn's settings for the web process: its own log lines in the same JSON as the app's.
-Requests are logged by the app (config.observability), so gunicorn's access log is off."""
+"""gunicorn's settings for the web process: where it listens, and its own log lines in the same
+JSON as the app's. Requests are logged by the app (config.observability), so gunicorn's access
+log is off."""
 
+import os
+
+# A platform that starts the Procfile's `web` routes to $PORT from outside: every interface by
+# default. `make run` sets WEB_BIND_ADDRESS=127.0.0.1, so a local run (with its demo log-ins) is
+# not reachable from the network. An IPv6 address ("::") is bracketed as gunicorn expects.
+_address = os.environ.get("WEB_BIND_ADDRESS", "0.0.0.0")
+_host = f"[{_address}]" if ":" in _address else _address
+bind = [f"{_host}:{os.environ.get('PORT', '8000')}"]
 accesslog = None
 # Threads, so that a request waiting on a slow dependency (each wait is bounded: settings'
 # DATABASE_TIMEOUTS) does not hold the whole process: /healthz and the other requests are

@@ -13,7 +13,11 @@ for name in DJANGO_SECRET_KEY MESSAGE_SIGNING_KEY; do
   [ -s "$file" ] || python -c 'import secrets; print(secrets.token_urlsafe(50))' >"$file"
   [ -n "${!name:-}" ] || export "$name=$(cat "$file")"
 done
+# Production refuses to start without DATABASE_URL; a local run names its SQLite file.
+export DATABASE_URL=${DATABASE_URL:-sqlite:///$ROOT/db.sqlite3}
 export PORT=${PORT:-8000}
+# Loopback only: the demo log-ins are for this machine (production listens on every interface).
+export WEB_BIND_ADDRESS=127.0.0.1
 export DJANGO_HTTPS=${DJANGO_HTTPS:-0}  # a local run speaks plain HTTP on loopback
 # Metrics files of earlier runs would be summed with this one's: start afresh.
 export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$RUN_DIR/metrics}

@@ -1,4 +1,4 @@
-"""The process must refuse to start in production without its secrets."""
+"""The process must refuse to start in production without its secrets and its database."""
 
 import os
 import subprocess
@@ -27,8 +27,8 @@ def run_django(env: dict[str, str], code: str = "print(s.DEBUG)") -> subprocess.
     )
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "MESSAGE_SIGNING_KEY"])
-def test_production_refuses_to_start_without_a_secret(missing):
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "MESSAGE_SIGNING_KEY", "DATABASE_URL"])
+def test_production_refuses_to_start_without_a_secret_or_its_database(missing):
     env = {name: value for name, value in PRODUCTION.items() if name != missing}
 
     result = run_django(env)
@@ -43,10 +43,12 @@ def test_production_starts_with_its_secrets():
     assert (result.returncode, result.stdout) == (0, "False\n")
 
 
-def test_debug_mode_starts_without_secrets():
-    result = run_django({"PATH": os.environ["PATH"], "DJANGO_DEBUG": "1"})
+def test_debug_mode_starts_without_secrets_on_a_local_sqlite_file():
+    code = "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'])"
 
-    assert (result.returncode, result.stdout) == (0, "True\n")
+    result = run_django({"PATH": os.environ["PATH"], "DJANGO_DEBUG": "1"}, code)
+
+    assert (result.returncode, result.stdout) == (0, f"True django.db.backends.sqlite3 {ROOT / 'db.sqlite3'}\n")
 
 
 def test_settings_follow_the_environment():
@@ -92,14 +94,15 @@ def test_behind_a_proxy_the_forwarded_scheme_is_trusted_only_when_asked():
 
 @pytest.mark.parametrize(
     ("dsn", "expected"),
-    [("", "False - - None\n"), ("https://public@sentry.example.invalid/1", "True staging abc123 False\n")],
+    [("", "False - -\n"), ("https://public@sentry.example.invalid/1", "True staging abc123\n")],
 )
 def test_sentry_is_on_only_with_a_dsn(dsn, expected):
+    # What its events may carry: tests/config/test_error_reporting.py.
     env = {**PRODUCTION, "SENTRY_DSN": dsn, "SENTRY_ENVIRONMENT": "staging", "SENTRY_RELEASE": "abc123"}
     code = (
         "import sentry_sdk; c = sentry_sdk.get_client(); "
         "print(c.is_active(), c.options['environment'] if c.is_active() else '-', "
-        "c.options['release'] if c.is_active() else '-', c.options['send_default_pii'])"
+        "c.options['release'] if c.is_active() else '-')"
     )
 
     result = run_django(env, code)

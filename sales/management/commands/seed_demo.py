@@ -1,3 +1,4 @@
+import secrets
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -20,16 +21,22 @@ CATALOGUE = [
     ("VASE-OLD", "Ceramic vase (discontinued)", "24.00", 0),
 ]
 
-# (username, password, email, is_staff, is_superuser, group)
+# (username, email, is_staff, is_superuser, group)
 ACCOUNTS = [
-    ("customer", "demo-customer-2026", "customer@example.com", False, False, None),
-    ("clerk", "demo-clerk-2026", "clerk@example.com", False, False, "Delivery clerks"),
-    ("staff", "demo-staff-2026", "staff@example.com", True, True, None),
+    ("customer", "customer@example.com", False, False, None),
+    ("clerk", "clerk@example.com", False, False, "Delivery clerks"),
+    ("staff", "staff@example.com", True, True, None),
 ]
+# What earlier versions gave these accounts, published in the README: an account that still has
+# one gets a random password like a new account, or anyone who can reach it could log in.
+PUBLISHED_PASSWORDS = {"customer": "demo-customer-2026", "clerk": "demo-clerk-2026", "staff": "demo-staff-2026"}
 
 
 class Command(BaseCommand):
-    help = "Create a demo catalogue and demo log-ins. Running it again changes nothing."
+    help = (
+        "Create a demo catalogue and demo log-ins with random passwords, printed only when made. "
+        "Running it again changes nothing."
+    )
 
     @transaction.atomic
     def handle(self, *args: object, **options: object) -> None:
@@ -43,16 +50,18 @@ class Command(BaseCommand):
         self.stdout.write(f"Catalogue: {made} products created, {len(CATALOGUE) - made} already there.")
 
         User = get_user_model()
-        self.stdout.write("Log-ins (username / password):")
-        for username, password, email, is_staff, is_superuser, group in ACCOUNTS:
+        self.stdout.write("Log-ins (username / password; a password is shown only when it is made):")
+        for username, email, is_staff, is_superuser, group in ACCOUNTS:
             user, created = User.objects.get_or_create(
                 username=username, defaults={"email": email, "is_staff": is_staff, "is_superuser": is_superuser}
             )
-            if created:
+            if created and group:
+                user.groups.add(Group.objects.get_or_create(name=group)[0])
+            if created or user.check_password(PUBLISHED_PASSWORDS[username]):
+                password = secrets.token_urlsafe(12)
                 user.set_password(password)
                 user.save(update_fields=["password"])
-                if group:
-                    user.groups.add(Group.objects.get_or_create(name=group)[0])
+            else:
+                password = f"(printed when it was made; `manage.py changepassword {username}` sets a new one)"
             role = group or ("staff" if is_staff else "customer")
-            note = "" if created else " (already there; password left as it was)"
-            self.stdout.write(f"  {role:16} {username} / {password}{note}")
+            self.stdout.write(f"  {role:16} {username} / {password}")

@@ -1,0 +1,271 @@
+"""What reaches Sentry: a real error in gunicorn, reported to a real capture server on loopback;
+and what the scrubbers keep of the other kinds of data that integrations add (tasks, logs, Redis)."""
+
+import gzip
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from config.error_reporting import before_breadcrumb, before_send
+from tests.factories import PASSWORD, CustomerFactory, ProductFactory
+from tests.integration.stack import Stack, wait_until
+
+ADDRESS = {
+    "name": "Ada Lovelace-Byron",
+    "line1": "Geheimweg 77",
+    "city": "Quedlinburg",
+    "postal_code": "06484",
+    "country": "DE",
+}
+
+
+class CaptureServer(ThreadingHTTPServer):
+    """Receives what a Sentry SDK sends (envelopes) and keeps each one, decompressed."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _CaptureHandler)
+        self.envelopes: list[bytes] = []
+        self.dsn = f"http://publickey@127.0.0.1:{self.server_address[1]}/1"
+
+    def items(self, item_type: str) -> list[dict]:
+        """The payloads of the envelopes' items of one type ("event", "session" ...)."""
+        found = []
+        for envelope in self.envelopes:
+            lines = envelope.split(b"\n")[1:]  # after the envelope's own header
+            for header, payload in zip(lines[::2], lines[1::2], strict=False):
+                if json.loads(header).get("type") == item_type:
+                    found.append(json.loads(payload))
+        return found
+
+
+class _CaptureHandler(BaseHTTPRequestHandler):
+    server: CaptureServer
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        encoding = self.headers.get("Content-Encoding", "")
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding == "deflate":
+            body = zlib.decompress(body)
+        self.server.envelopes.append(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def capture() -> Iterator[CaptureServer]:
+    server = CaptureServer()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def orders_fail_in_the_database(transactional_db) -> Iterator[None]:
+    """Every order INSERT fails in PostgreSQL with a NOT NULL violation, whose DETAIL quotes the
+    whole row (the shipping address with it), as a real schema or data bug would."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE sales_order ADD COLUMN sentry_probe text NOT NULL")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE sales_order DROP COLUMN sentry_probe")
+
+
+@pytest.fixture
+def web_reporting_to(capture, tmp_path) -> Iterator[Stack]:
+    """gunicorn (one worker) with SENTRY_DSN set: the SDK lives in that process, not in the tests'."""
+    db = connection.settings_dict
+    stack = Stack(
+        logs=tmp_path,
+        database_url=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        secret_key=settings.SECRET_KEY,
+        signing_key=settings.MESSAGE_SIGNING_KEY,
+        web_workers=1,
+        extra_env={"SENTRY_DSN": capture.dsn, "REDIS_URL": settings.REDIS_URL},
+    )
+    try:
+        stack.start_web()
+        yield stack
+    finally:
+        stack.stop()
+        print(stack.log_tails())
+
+
+def post(stack: Stack, path: str, body: dict, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(stack.base_url + path, data=json.dumps(body).encode(), method="POST")
+    for name, value in {"Content-Type": "application/json", **headers}.items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.integration
+def test_an_error_reaches_sentry_without_secrets_or_addresses(orders_fail_in_the_database, capture, web_reporting_to):
+    # Given a customer with a token, and a request that carries tokens, a password, cookies and an address
+    ProductFactory(sku="MUG-1", stock_quantity=10)
+    customer = CustomerFactory(username="ada-the-customer", email="ada.private@example.org")
+    refresh = RefreshToken.for_user(customer)
+    access = str(refresh.access_token)
+    body = {
+        "items": [{"sku": "MUG-1", "quantity": 1}],
+        "shipping_address": ADDRESS,
+        "password": PASSWORD,  # fields the API ignores, but a careless client might send
+        "refresh": str(refresh),
+    }
+    headers = {
+        "Authorization": f"Bearer {access}",
+        "Cookie": "sessionid=s3ss10nc00k1ev4lue; csrftoken=csrfc00k1ev4lue",
+        "X-Forwarded-For": "203.0.113.77",
+        "User-Agent": "checkout-test/1.0",
+    }
+
+    # When placing the order fails in the database (after the SQL of the user, the products...)
+    status = post(web_reporting_to, "/api/orders/?coupon=q53cr3t", body, headers)
+    wait_until(lambda: capture.items("event"), timeout=15, what="an event at the capture server")
+
+    # Then Sentry hears of the error: its type, where it happened, the SQL text before it ...
+    [event] = capture.items("event")
+    crumbs = event["breadcrumbs"]["values"]
+    insert = next(crumb for crumb in crumbs if crumb["message"].startswith('INSERT INTO "sales_order"'))
+    assert status == 500
+    assert [exception["type"] for exception in event["exception"]["values"]] == ["NotNullViolation", "IntegrityError"]
+    assert event["exception"]["values"][-1]["value"] == (
+        'null value in column "sentry_probe" of relation "sales_order" violates not-null constraint'
+    )
+    assert event["request"] == {
+        "method": "POST",
+        "url": f"{web_reporting_to.base_url}/api/orders/",
+        "headers": {
+            "Content-Length": str(len(json.dumps(body))),
+            "Content-Type": "application/json",
+            "Host": web_reporting_to.base_url.removeprefix("http://"),
+            "User-Agent": "checkout-test/1.0",
+        },
+    }
+    assert (insert["category"], insert.get("data", {})) == ("query", {})
+    assert "user" not in event
+    # ... and nothing that was sent, nor the row: no token, password, cookie, address or user
+    received = b"".join(capture.envelopes).decode()
+    secrets = [
+        access,
+        access.rsplit(".", 1)[1],  # the signature alone
+        str(refresh),
+        PASSWORD,
+        "s3ss10nc00k1ev4lue",
+        "csrfc00k1ev4lue",
+        "203.0.113.77",
+        "q53cr3t",
+        *[ADDRESS[field] for field in ("name", "line1", "city", "postal_code")],
+        "ada-the-customer",
+        "ada.private@example.org",
+    ]
+    assert [secret for secret in secrets if secret in received] == []
+
+
+def test_a_task_error_keeps_the_task_name_but_not_its_arguments():
+    # Given the extra fields Sentry's Celery integration adds to a failed task's event
+    envelope = {"type": "order.created", "payload": {"shipping_address": ADDRESS}}
+    event = {
+        "extra": {
+            "celery-job": {"task_name": "delivery.order_created", "args": [envelope], "kwargs": {}},
+            "sys.argv": ["celery", "-A", "config", "worker"],
+            "message_id": "5b0c7c1e-0000-4000-8000-000000000001",
+            "error": "KeyError('Geheimweg 77')",
+        },
+        "tags": {"celery_task_id": "8f14e45f"},
+    }
+
+    scrubbed = before_send(event, {})
+
+    assert scrubbed == {
+        "extra": {
+            "celery-job": {"task_name": "delivery.order_created"},
+            "sys.argv": ["celery", "-A", "config", "worker"],
+            "message_id": "5b0c7c1e-0000-4000-8000-000000000001",
+        },
+        "tags": {"celery_task_id": "8f14e45f"},
+    }
+
+
+def test_a_log_line_becomes_a_breadcrumb_with_its_template_and_its_ids_only():
+    record = logging.LogRecord("sales.services", logging.INFO, __file__, 1, "shipping to %s", ("Geheimweg 77",), None)
+    crumb = {
+        "type": "log",
+        "category": "sales.services",
+        "message": "shipping to Geheimweg 77",
+        "data": {"order_id": "ORD-7K3M9QX2B4TZ0W1C", "shipping_address": ADDRESS, "reason": "leave it with Ada"},
+    }
+
+    scrubbed = before_breadcrumb(crumb, {"log_record": record})
+
+    assert scrubbed == {
+        "type": "log",
+        "category": "sales.services",
+        "message": "shipping to %s",
+        "data": {"order_id": "ORD-7K3M9QX2B4TZ0W1C"},
+    }
+
+
+def test_a_redis_breadcrumb_keeps_the_command_not_the_key():
+    # The throttles count per client address: their keys hold it.
+    crumb = {
+        "type": "redis",
+        "category": "redis",
+        "message": "INCR 'throttle:auth_address:203.0.113.77:29061120'",
+        "data": {"redis.command": "INCR", "redis.key": "throttle:auth_address:203.0.113.77:29061120"},
+    }
+
+    scrubbed = before_breadcrumb(crumb, None)
+
+    assert scrubbed == {"type": "redis", "category": "redis", "message": "INCR", "data": {"redis.command": "INCR"}}
+
+
+def test_a_message_keeps_its_first_line_without_database_values_or_tokens():
+    event = {
+        "message": "refresh eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl refused",
+        "exception": {
+            "values": [
+                {
+                    "type": "IntegrityError",
+                    "value": 'duplicate key value violates unique constraint "auth_user_username_key"\n'
+                    "DETAIL:  Key (username)=(ada) already exists.\n",
+                    "stacktrace": {"frames": [{"function": "register", "lineno": 3, "vars": {"password": PASSWORD}}]},
+                }
+            ]
+        },
+    }
+
+    scrubbed = before_send(event, {})
+
+    assert scrubbed == {
+        "message": "refresh [Filtered] refused",
+        "exception": {
+            "values": [
+                {
+                    "type": "IntegrityError",
+                    "value": 'duplicate key value violates unique constraint "auth_user_username_key"',
+                    "stacktrace": {"frames": [{"function": "register", "lineno": 3}]},
+                }
+            ]
+        },
+    }

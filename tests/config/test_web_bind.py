@@ -1,0 +1,59 @@
+"""Where the web process listens: every interface in production (a platform routes $PORT to it),
+loopback only for `make run`, whose demo log-ins must not be reachable from the network."""
+
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.stack import free_port, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "PATH": os.environ["PATH"],
+    "DJANGO_SECRET_KEY": "a-production-secret-key",
+    "MESSAGE_SIGNING_KEY": "a-production-signing-key",
+    "DATABASE_URL": "postgres://u:p@db.internal:5432/orders",
+}
+
+
+def procfile_command(name: str) -> str:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return next(line.split(":", 1)[1].strip() for line in lines if line.startswith(f"{name}:"))
+
+
+def listening_address(env: dict[str, str], tmp_path: Path) -> str:
+    """Start the Procfile's `web` as a platform would (a shell, with $PORT) and return the address
+    gunicorn says it bound."""
+    log = tmp_path / "web.log"
+    with log.open("w") as out:
+        web = subprocess.Popen(
+            ["sh", "-c", f"exec {procfile_command('web')}"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: "Listening at: " in log.read_text(), timeout=30, interval=0.1, what="gunicorn bound")
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
+    return re.search(r"Listening at: http://(\S+) ", log.read_text()).group(1)
+
+
+def test_production_web_listens_on_every_interface(tmp_path):
+    port = free_port()
+
+    address = listening_address({**PRODUCTION, "PORT": str(port)}, tmp_path)
+
+    assert address == f"0.0.0.0:{port}"
+
+
+@pytest.mark.parametrize(("bind", "expected"), [("127.0.0.1", "127.0.0.1"), ("::1", "[::1]")])
+def test_web_listens_where_web_bind_address_says(tmp_path, bind, expected):
+    port = free_port()
+
+    address = listening_address({**PRODUCTION, "PORT": str(port), "WEB_BIND_ADDRESS": bind}, tmp_path)
+
+    assert address == f"{expected}:{port}"
