@@ -66,3 +66,21 @@ def test_make_run_listens_on_loopback_with_passwords_printed_once(make_run):
     assert listening == [f"127.0.0.1:{port}"]
     assert sorted(printed) == ["clerk", "customer", "staff"]
     assert (token(port, "staff", printed["staff"]), token(port, "staff", "demo-staff-2026")) == (200, 401)
+
+
+def test_make_run_starts_a_process_again_when_it_dies(make_run, tmp_path):
+    log = tmp_path / "run.log"
+    [pid] = re.findall(r"spawned: 'worker-sales' with pid (\d+)", log.read_text())
+
+    os.kill(int(pid), signal.SIGKILL)
+    wait_until(
+        lambda: len(re.findall(r"spawned: 'worker-sales' with pid (\d+)", log.read_text())) == 2,
+        timeout=30,
+        what="worker-sales started again",
+    )
+
+    output = log.read_text()
+    assert "WARN exited: worker-sales (terminated by SIGKILL; not expected)" in output
+    [_, again] = re.findall(r"spawned: 'worker-sales' with pid (\d+)", output)
+    assert again != pid
+    os.kill(int(again), 0)  # running
