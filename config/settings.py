@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "django_celery_beat",
+    "axes",
     "config.messaging",
     "sales",
     "delivery",
@@ -65,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a log-in form's answer into the lockout page when axes locked the account.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -138,6 +141,32 @@ if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # an order of 100 lines is about 5 KB
+
+# --- Accounts: log-in lockout (django-axes; see sales/lockout.py) -----------------------------
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked account before its password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Wrong passwords are counted per account, whatever address they come from: many customers
+# share one address (an office, a carrier-grade NAT), and an attacker has many.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 warns that without the address an attacker could dodge the lock by changing
+# User-Agent; not so here: axes sums an account's failures over every address and User-Agent
+# (tests/sales/test_lockout.py proves it).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+# Failures further apart than this are forgotten; a lock lasts this long after the failure
+# that reached the limit. Attempts while locked are refused unrecorded, so they neither
+# extend the lock nor cost a write each.
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The right password clears the count, so a customer's occasional typos never add up to a lock.
+AXES_RESET_ON_SUCCESS = True
+# No row per successful log-in: nothing reads them, and every log-in would pay for the write.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_CALLABLE = "sales.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "sales.lockout.client_address"
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/delivery/"
@@ -301,6 +330,8 @@ LOGGING = {
         # Its warnings and errors still show; retries are logged by ConsumerTask.on_retry.
         "celery.app.trace": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
+        # Failures and lockouts are warnings; its info lines (a clean-up on every attempt) are noise.
+        "axes": {"level": "WARNING"},
     },
 }
 # Celery workers and beat log through the configuration above instead of their own.

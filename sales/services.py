@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -29,6 +30,20 @@ def user_register(*, username: str, email: str, password: str) -> AbstractBaseUs
     user = get_user_model().objects.create_user(username=username, email=email, password=password)
     logger.info("user registered", extra={"user_id": user.pk})
     return user
+
+
+def account_login_succeeded(*, username: str) -> None:
+    """Forget the account's wrong passwords after the right one (AXES_RESET_ON_SUCCESS). Axes
+    does this itself for session log-ins, through Django's user_logged_in signal, which API
+    log-ins do not send (it would also write last_login on every token)."""
+    if settings.AXES_RESET_ON_SUCCESS:
+        AccessAttempt.objects.filter(username=username).delete()
+
+
+def accounts_unlock(*, users: Sequence[AbstractBaseUser]) -> None:
+    """Lift the lock of these accounts (staff, from the admin): their wrong passwords are forgotten."""
+    AccessAttempt.objects.filter(username__in=[user.get_username() for user in users]).delete()
+    logger.info("accounts unlocked", extra={"user_ids": [user.pk for user in users]})
 
 
 # --- Catalogue ------------------------------------------------------------------------------

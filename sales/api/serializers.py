@@ -8,7 +8,10 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django_countries import countries
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.serializers import PasswordField, TokenObtainPairSerializer
 
+from sales import lockout
 from sales.models import Order, OrderLine, Product
 from sales.services import LineRequest, ShippingAddress
 
@@ -38,6 +41,24 @@ class RegisterSerializer(serializers.ModelSerializer):
 class TokenPairSerializer(serializers.Serializer):
     access = serializers.CharField()
     refresh = serializers.CharField()
+
+
+class LogInSerializer(TokenObtainPairSerializer):
+    # simplejwt's, with bounded fields and an answer for a locked account.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Bounds before the password check: a name longer than any account's would only fill the
+        # failed log-ins table, and hashing a megabyte-long password costs the server a second.
+        self.fields[self.username_field] = serializers.CharField(write_only=True, max_length=150)
+        self.fields["password"] = PasswordField(max_length=4096)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        try:
+            return super().validate(attrs)
+        except AuthenticationFailed:
+            if lockout.is_locked_out(self.context["request"]):
+                raise lockout.account_locked(username=attrs[self.username_field]) from None
+            raise
 
 
 # --- Catalogue ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from config import metrics
 from config.api import ErrorSerializer
 from sales import selectors, services
 from sales.api.serializers import (
+    LogInSerializer,
     OrderCreateSerializer,
     OrderSerializer,
     OrderUnavailableSerializer,
@@ -49,9 +50,30 @@ class RegisterApi(generics.CreateAPIView):
             raise ValidationError({"username": ["A user with that username already exists."]}) from exc
 
 
-@extend_schema(responses={200: TokenPairSerializer, 401: ErrorSerializer})
+_LOCKED = OpenApiResponse(
+    ErrorSerializer,
+    description="Throttled, or the account is locked after repeated wrong passwords "
+    "(LOGIN_FAILURE_LIMIT, for LOGIN_LOCKOUT_MINUTES; staff can unlock it); see Retry-After.",
+)
+
+
+@extend_schema(
+    description="Log in: a new access token and refresh token.",
+    responses={
+        200: TokenPairSerializer,
+        401: OpenApiResponse(ErrorSerializer, description="Wrong username or password, or an inactive account."),
+        429: _LOCKED,
+    },
+)
 class TokenApi(TokenObtainPairView):
+    serializer_class = LogInSerializer
     throttle_scope = "auth"
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.account_login_succeeded(username=serializer.user.get_username())
+        return Response(serializer.validated_data)
 
 
 @extend_schema(responses={200: TokenPairSerializer, 401: ErrorSerializer})
