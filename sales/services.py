@@ -14,10 +14,16 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from config.messaging.outbox import outbox_write
 from sales.contracts import OrderCreated, OrderCreatedAddress, OrderCreatedItem
 from sales.models import IdempotencyKey, Order, OrderLine, OrderStatus, OrderStatusChange, Product
+from sales.tokens import LoginRefreshToken, token_matches_password
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +36,64 @@ def user_register(*, username: str, email: str, password: str) -> AbstractBaseUs
     user = get_user_model().objects.create_user(username=username, email=email, password=password)
     logger.info("user registered", extra={"user_id": user.pk})
     return user
+
+
+def user_change_password(*, user: AbstractBaseUser, new_password: str) -> None:
+    """Set ``user``'s password, for a user who gave the old one right (and so has no wrong
+    passwords to count any more); the new one has passed Django's validators already.
+
+    Every token issued before stops working, access and refresh alike: each carries a
+    fingerprint of the password hash (SIMPLE_JWT CHECK_REVOKE_TOKEN), which no longer matches.
+    The same holds for a password set in the admin or with ``manage.py changepassword``."""
+    account_login_succeeded(username=user.get_username())
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    logger.info("password changed", extra={"user_id": user.pk})
+
+
+def user_log_out(*, user: AbstractBaseUser, refresh: RefreshToken) -> None:
+    """End the log-in of ``refresh``, a refresh token of ``user`` whose signature and expiry
+    were checked: it is blacklisted, so it is refused from now on. Doing it twice is harmless."""
+    _blacklist(refresh, user=user)
+    logger.info("logged out", extra={"user_id": user.pk})
+
+
+def refresh_token_rotate(*, refresh: LoginRefreshToken) -> LoginRefreshToken:
+    """The next refresh token of the same log-in, for a verified (signature, expiry, not
+    blacklisted) ``refresh``, which is blacklisted. The new token keeps the log-in time and the
+    expiry: rotation never extends a log-in.
+
+    Raises TokenError when the user is gone or inactive, the password changed since the log-in,
+    or another request rotated the same token first (two refreshes racing with one stolen
+    token must not both get a new one)."""
+    user = get_user_model().objects.filter(**{jwt_settings.USER_ID_FIELD: refresh[jwt_settings.USER_ID_CLAIM]}).first()
+    if user is None or not user.is_active:
+        raise TokenError("No active account found for the given token.")
+    if not token_matches_password(refresh, user):
+        raise TokenError("The user's password has been changed.")
+    with transaction.atomic():
+        if not _blacklist(refresh, user=user):
+            raise TokenError("Token is blacklisted")
+        refresh.set_jti()
+        refresh.set_iat()
+        refresh.outstand()
+    return refresh
+
+
+def _blacklist(token: RefreshToken, *, user: AbstractBaseUser) -> bool:
+    """Blacklist ``token``; False if it was already. The unique constraint on the blacklist
+    decides between two requests that try at once: one inserts, the other finds its row."""
+    outstanding, _ = OutstandingToken.objects.get_or_create(
+        jti=token[jwt_settings.JTI_CLAIM],
+        defaults={
+            "user": user,
+            "token": str(token),
+            "created_at": token.current_time,
+            "expires_at": datetime_from_epoch(token["exp"]),
+        },
+    )
+    _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
+    return created
 
 
 def account_login_succeeded(*, username: str) -> None:

@@ -1,5 +1,5 @@
 """Repeated wrong passwords lock an account (django-axes; sales/lockout.py), on the token
-endpoint and both log-in forms, whatever address they come from."""
+endpoint, the password change and both log-in forms, whatever address they come from."""
 
 from datetime import timedelta
 
@@ -93,6 +93,22 @@ def test_the_right_password_starts_the_count_afresh(customer):
     after = [token(customer, "wrong", n).status_code for n in range(LIMIT)]
 
     assert (before, right, after) == ([401] * (LIMIT - 1), 200, [401] * (LIMIT - 1) + [429])
+
+
+def test_wrong_old_passwords_in_a_password_change_count_too(customer, customer_client):
+    def change(old):
+        return customer_client.post("/api/auth/password/change/", {"old_password": old, "new_password": "x-9fz!Qv#2"})
+
+    for _ in range(LIMIT - 1):
+        change("wrong")
+    locking = change("wrong")
+    right = change(PASSWORD)
+
+    customer.refresh_from_db()
+    assert (locking.status_code, locking.json()) == (429, LOCKED)
+    assert (right.status_code, right.json()) == (429, LOCKED)
+    assert customer.check_password(PASSWORD)
+    assert token(customer, PASSWORD).status_code == 429
 
 
 def test_successful_log_ins_leave_no_rows_behind(customer, clerk):
