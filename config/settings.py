@@ -299,6 +299,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sales.purge_idempotency_keys": {"task": "sales.purge_idempotency_keys", "schedule": timedelta(hours=1)},
     "sales.purge_messages": {"task": "sales.purge_messages", "schedule": timedelta(hours=1)},
+    "sales.purge_expired_tokens": {"task": "sales.purge_expired_tokens", "schedule": timedelta(hours=1)},
     "delivery.purge_messages": {"task": "delivery.purge_messages", "schedule": timedelta(hours=1)},
 }
 

@@ -96,6 +96,16 @@ def _blacklist(token: RefreshToken, *, user: AbstractBaseUser) -> bool:
     return created
 
 
+def tokens_purge_expired(*, now: datetime | None = None) -> int:
+    """Forget the refresh tokens whose log-in has ended, and their blacklist entries: an expired
+    token is refused for its expiry alone. Without this, every log-in and every refresh would add
+    a row for good. Returns how many tokens went."""
+    _, deleted = OutstandingToken.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    count = deleted.get(OutstandingToken._meta.label, 0)
+    logger.info("expired tokens purged", extra={"count": count})
+    return count
+
+
 def account_login_succeeded(*, username: str) -> None:
     """Forget the account's wrong passwords after the right one (AXES_RESET_ON_SUCCESS). Axes
     does this itself for session log-ins, through Django's user_logged_in signal, which API

@@ -3,11 +3,13 @@ from datetime import timedelta
 import jwt
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from sales import services
+from sales.tasks import purge_expired_tokens
 from sales.tokens import AUTH_TIME_CLAIM, LoginRefreshToken
 from tests.factories import PASSWORD, CustomerFactory
 
@@ -402,3 +404,14 @@ def test_a_refresh_token_is_rotated_once_even_when_two_requests_race(customer):
     with pytest.raises(TokenError, match="Token is blacklisted"):
         services.refresh_token_rotate(refresh=second)
     assert OutstandingToken.objects.filter(user=customer).count() == 2
+
+
+def test_tokens_are_forgotten_once_their_log_in_has_ended(anon_client, customer):
+    ended, live = log_in(anon_client, customer), log_in(anon_client, customer)
+    bearer(ended["access"]).post("/api/auth/logout/", {"refresh": ended["refresh"]})
+    OutstandingToken.objects.filter(jti=claims(ended["refresh"])["jti"]).update(expires_at=timezone.now())
+
+    purge_expired_tokens.apply()
+
+    assert list(OutstandingToken.objects.values_list("jti", flat=True)) == [claims(live["refresh"])["jti"]]
+    assert BlacklistedToken.objects.exists() is False
