@@ -167,6 +167,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True
 AXES_LOCKOUT_CALLABLE = "sales.lockout.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "sales.lockout.client_address"
+AXES_USERNAME_CALLABLE = "sales.lockout.client_username"
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/delivery/"

@@ -46,6 +46,16 @@ def account_locked(*, username: str) -> AccountLocked:
     return AccountLocked(wait=selectors.account_lockout_seconds(username=username))
 
 
+def client_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
+    """The account a log-in attempt is for, as axes counts it: the username given, cut to the
+    255 characters axes stores (no account's name is longer than 150). Django's log-in form does
+    not bound the field, and a longer name would fail the insert: a 500 instead of a wrong
+    password."""
+    given = credentials or getattr(request, "data", request.POST)
+    username = given.get("username")
+    return username[:255] if isinstance(username, str) else None
+
+
 def client_address(request: HttpRequest) -> str | None:
     """The client's address as the rate limits see it (DJANGO_NUM_PROXIES), recorded with each
     failure for staff to see; never part of the lock. None unless it is an IP address (the

@@ -133,6 +133,16 @@ def test_wrong_passwords_lock_the_account_on_the_log_in_forms(path, who, request
     assert "_auth_user_id" not in client.session
 
 
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_an_overlong_username_is_a_wrong_password_on_the_forms(path):
+    client = Client()
+
+    pages = [client.post(path, {"username": "x" * 300, "password": "wrong"}) for _ in range(LIMIT)]
+
+    assert [page.status_code for page in pages] == [200] * (LIMIT - 1) + [429]
+    assert list(AccessAttempt.objects.values_list("username", "failures_since_start")) == [("x" * 255, LIMIT)]
+
+
 def test_failures_add_up_across_the_api_and_the_forms():
     user = StaffFactory()
     for n in range(LIMIT // 2):
