@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "core",
     "csp",  # its system checks; the policy itself is the middleware's
+    "axes",
     "config.messaging",
     "sales",
     "delivery",
@@ -69,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a log-in form's answer into the lockout page when axes locked the account.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -196,6 +199,33 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- Accounts: log-in lockout (django-axes; see sales/lockout.py) -----------------------------
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked account before its password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Wrong passwords are counted per account, whatever address they come from: many customers
+# share one address (an office, a carrier-grade NAT), and an attacker has many.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 warns that without the address an attacker could dodge the lock by changing
+# User-Agent; not so here: axes sums an account's failures over every address and User-Agent
+# (tests/sales/test_lockout.py proves it).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+# Failures further apart than this are forgotten; a lock lasts this long after the failure
+# that reached the limit. Attempts while locked are refused unrecorded, so they neither
+# extend the lock nor cost a write each.
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The right password clears the count, so a customer's occasional typos never add up to a lock.
+AXES_RESET_ON_SUCCESS = True
+# No row per successful log-in: nothing reads them, and every log-in would pay for the write.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_CALLABLE = "sales.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "sales.lockout.client_address"
+AXES_USERNAME_CALLABLE = "sales.lockout.client_username"
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/delivery/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -258,6 +288,10 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "SIGNING_KEY": SECRET_KEY,
+    # Every token carries a fingerprint of the user's password hash (an MD5 of the salted hash,
+    # not of the password), checked against the user that authentication loads anyway: a
+    # password change ends every token issued before it, at no extra query per request.
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 # Idempotency-Key records are kept at least this long (API.md: at least 24 hours).
@@ -331,6 +365,7 @@ CELERY_BEAT_SCHEDULER = "config.beat:OutageTolerantScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sales.purge_idempotency_keys": {"task": "sales.purge_idempotency_keys", "schedule": timedelta(hours=1)},
     "sales.purge_messages": {"task": "sales.purge_messages", "schedule": timedelta(hours=1)},
+    "sales.purge_expired_tokens": {"task": "sales.purge_expired_tokens", "schedule": timedelta(hours=1)},
     "delivery.purge_messages": {"task": "delivery.purge_messages", "schedule": timedelta(hours=1)},
 }
 
@@ -366,6 +401,8 @@ LOGGING = {
         # Its warnings and errors still show; retries are logged by ConsumerTask.on_retry.
         "celery.app.trace": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
+        # Failures and lockouts are warnings; its info lines (a clean-up on every attempt) are noise.
+        "axes": {"level": "WARNING"},
     },
 }
 # Celery workers and beat log through the configuration above instead of their own, and leave

@@ -5,7 +5,7 @@ from celery import shared_task
 from config.messaging.consumer import Outcome
 from config.messaging.tasks import ConsumerTask
 from sales import handlers
-from sales.services import idempotency_keys_purge
+from sales.services import idempotency_keys_purge, tokens_purge_expired
 
 
 @shared_task(base=ConsumerTask, name="sales.shipment_status_changed")
@@ -16,3 +16,8 @@ def shipment_status_changed(envelope: dict[str, Any]) -> Outcome:
 @shared_task(name="sales.purge_idempotency_keys", ignore_result=True)
 def purge_idempotency_keys() -> None:
     idempotency_keys_purge()
+
+
+@shared_task(name="sales.purge_expired_tokens", ignore_result=True)
+def purge_expired_tokens() -> None:
+    tokens_purge_expired()

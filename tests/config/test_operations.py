@@ -152,6 +152,8 @@ def test_schema_is_valid_openapi_and_covers_every_api_path(client):
     validate_schema(schema)
     assert schema["openapi"].startswith("3.")
     assert sorted(schema["paths"]) == [
+        "/api/auth/logout/",
+        "/api/auth/password/change/",
         "/api/auth/register/",
         "/api/auth/token/",
         "/api/auth/token/refresh/",

@@ -72,7 +72,8 @@ def test_production_settings_pass_the_deploy_check():
         timeout=60,
     )
 
-    assert (result.returncode, result.stdout.strip()) == (0, "System check identified no issues (0 silenced).")
+    # The one silenced: axes.W006, a false alarm for a lock per account (see config/settings.py).
+    assert (result.returncode, result.stdout.strip()) == (0, "System check identified no issues (1 silenced).")
 
 
 def test_production_is_https_only():
