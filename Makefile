@@ -1,4 +1,4 @@
-.PHONY: run test lint format
+.PHONY: run test lint format lock
 
 run:  ## the whole system (web, workers, beat) with demo data
 	scripts/run.sh
@@ -11,3 +11,6 @@ lint:
 
 format:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+lock:  ## requirements*.txt from requirements*.in: every package pinned, with hashes
+	scripts/lock.sh $(ARGS)
