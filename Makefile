@@ -1,7 +1,11 @@
-.PHONY: run stop test lint format
+.PHONY: run stop test lint format lock
 
 run:  ## the whole system (web, workers, beat) with demo data
 	scripts/run.sh
+
+stop:  ## stop what `make run` started (its processes, and the private Redis it started)
+	-.venv/bin/supervisorctl -c .run/supervisord.conf shutdown
+	-redis-cli -p $${REDIS_PORT:-6390} shutdown nosave 2>/dev/null
 
 test:  ## lint and the whole test suite against real PostgreSQL and Redis
 	scripts/test.sh
@@ -12,6 +16,5 @@ lint:
 format:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
 
-stop:  ## stop what `make run` started (its processes, and the private Redis it started)
-	-.venv/bin/supervisorctl -c .run/supervisord.conf shutdown
-	-redis-cli -p $${REDIS_PORT:-6390} shutdown nosave 2>/dev/null
+lock:  ## requirements*.txt from requirements*.in: every package pinned, with hashes
+	scripts/lock.sh $(ARGS)

@@ -31,12 +31,16 @@ ensure_venv() {
     say "creating virtualenv .venv"
     "$python" -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; rm -rf "$VENV"; "$python" -m venv "$VENV"; }
   fi
+  # The stamp covers both locks: a change to either (or `make lock`) installs again.
   local stamp="$VENV/.requirements.sha256" want
   want=$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    say "installing Python packages into .venv"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
+    say "installing Python packages into .venv (locked, hash-checked)"
+    # requirements-dev.txt holds every runtime pin of requirements.txt too (and pip itself).
+    # --require-hashes: a file that differs from the one locked, or a package the lock
+    # forgot, stops the install instead of slipping in.
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+      -r "$ROOT/requirements-dev.txt"
     echo "$want" >"$stamp"
   fi
   export PATH="$VENV/bin:$PATH"

@@ -98,10 +98,15 @@ class Broker:
         self.deliver = True
         self.down = False
         self.busy: set[str] = set()  # queues that hold messages nobody has taken yet
+        # Message id -> what publishing it raises with the broker there (a module missing, a
+        # message that cannot be encoded): a failure that is not the broker being away.
+        self.failing: dict[str, Exception] = {}
 
     def publish(self, envelope: dict) -> None:
         if self.down:
             raise ConnectionError("broker down")
+        if envelope["id"] in self.failing:
+            raise self.failing[envelope["id"]]
         self.published.append(envelope)
         if self.deliver:
             task_named(transport.task_for(envelope)).apply(args=[envelope], throw=False)

@@ -8,7 +8,7 @@ from django.db import models
 
 
 class OutboxState(models.TextChoices):
-    PENDING = "pending", "Pending"  # written, not sent yet (or the broker was down)
+    PENDING = "pending", "Pending"  # written, not sent yet (or its last publish failed)
     AWAITING_ACK = "awaiting_ack", "Sent, awaiting acknowledgement"
     DONE = "done", "Done"  # acknowledged by the consumer (or sent, for acknowledgements)
     DEAD = "dead", "Dead"  # never acknowledged after every attempt: staff re-drive it

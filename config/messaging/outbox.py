@@ -1,6 +1,11 @@
 """The transactional outbox: a message is written in the transaction of the change it reports,
 sent right after commit (the fast path) and, until its consumer acknowledges it, sent again by
-the relay with exponential backoff and jitter, a bounded number of times, then marked dead."""
+the relay with exponential backoff and jitter, a bounded number of times, then marked dead.
+
+A publish that fails because the broker is away costs no attempt: the message waits for the
+broker, however long (outbox_oldest_pending_age_seconds shows the wait). One that fails for any
+other reason (a module missing, a message that cannot be encoded) counts as an attempt, so a
+fault that never heals ends in a dead message instead of a message pending for ever."""
 
 import logging
 import random
@@ -72,16 +77,21 @@ def send_now(*, app_label: str, row: AbstractOutboxMessage) -> bool:
     """The fast path: send a just-committed message at once. On failure the relay sends it."""
     try:
         transport.publish(row.envelope)
-    except Exception as exc:  # the broker is down or slow: the relay will try again
+    except Exception as exc:
         metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="fast", result="failed").inc()
-        logger.warning(
-            "message publish failed", extra={"message_id": str(row.id), "type": row.type, "error": repr(exc)}
-        )
+        now = timezone.now()
+        if transport.broker_away(exc):
+            logger.warning(
+                "message publish failed", extra={"message_id": str(row.id), "type": row.type, "error": repr(exc)}
+            )
+            # No attempt spent: the relay sends it as soon as the broker answers again.
+            failed = {"state": OutboxState.PENDING, "attempts": 0, "next_attempt_at": now}
+        else:  # the row was written as its first attempt, and that attempt failed
+            failed = _failed_attempt(app_label=app_label, row=row, attempts=row.attempts, error=exc, now=now)
         try:  # the state it was written in, unless an acknowledgement came meanwhile
             outbox_model(app_label).objects.filter(pk=row.pk, state=row.state).update(
-                state=OutboxState.PENDING, attempts=0, sent_at=None, next_attempt_at=timezone.now(),
-                last_error=repr(exc)[:1000],
-            )  # fmt: skip
+                sent_at=None, last_error=repr(exc)[:1000], **failed
+            )
         except DatabaseFailure:  # then the relay sends it when its acknowledgement is overdue
             logger.exception("message left to the relay", extra={"message_id": str(row.id)})
         return False
@@ -118,10 +128,32 @@ def _sent_fields(*, attempts: int, needs_ack: bool, now: datetime) -> dict[str, 
     }
 
 
+def _failed_attempt(
+    *, app_label: str, row: AbstractOutboxMessage, attempts: int, error: Exception, now: datetime
+) -> dict[str, Any]:
+    """The fields of a message whose ``attempts``th publish failed, the broker being there: it
+    is tried again after the backoff or, that being its last attempt, it is dead."""
+    if attempts >= settings.MESSAGING_MAX_ATTEMPTS:
+        metrics.OUTBOX_DEAD.labels(app=app_label).inc()
+        logger.error(
+            "message dead-lettered",
+            extra={"app": app_label, "message_id": str(row.id), "type": row.type, "attempts": attempts},
+            exc_info=error,
+        )
+        return {"state": OutboxState.DEAD, "attempts": attempts, "next_attempt_at": now}
+    logger.error(
+        "message publish failed",
+        extra={"app": app_label, "message_id": str(row.id), "type": row.type, "attempts": attempts},
+        exc_info=error,
+    )
+    return {"state": OutboxState.PENDING, "attempts": attempts, "next_attempt_at": now + retry_delay(attempts)}
+
+
 @dataclass(frozen=True)
 class RelayResult:
     sent: int = 0
     dead: int = 0
+    failed: int = 0  # publishes that failed with the broker there (each one an attempt)
     broker_down: bool = False
 
 
@@ -130,7 +162,7 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
     in time. Rows are claimed with SELECT … FOR UPDATE SKIP LOCKED, so relays run side by side."""
     outbox = outbox_model(app_label)
     now = timezone.now()
-    sent = dead = postponed = 0
+    sent = dead = failed = postponed = 0
     broker_down = False
     busy_queues: set[str] | None = None  # asked of the broker once, and only if needed
     with transaction.atomic():
@@ -164,13 +196,24 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
                         postponed += 1
                         continue
                 transport.publish(row.envelope)
-            except Exception as exc:  # the broker is down: stop here, the rest waits too
+            except Exception as exc:
                 metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="relay", result="failed").inc()
                 row.last_error = repr(exc)[:1000]
                 changed.append(row)
-                broker_down = True
-                logger.warning("relay publish failed", extra={"message_id": str(row.id), "error": repr(exc)})
-                break
+                if transport.broker_away(exc):  # stop here, the rest waits for the broker too
+                    broker_down = True
+                    logger.warning("relay publish failed", extra={"message_id": str(row.id), "error": repr(exc)})
+                    break
+                # This message's fault, or the code's: it costs this message an attempt, and the
+                # others are still sent.
+                failure = _failed_attempt(app_label=app_label, row=row, attempts=row.attempts + 1, error=exc, now=now)
+                for name, value in failure.items():
+                    setattr(row, name, value)
+                if row.state == OutboxState.DEAD:
+                    dead += 1
+                else:
+                    failed += 1
+                continue
             metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="relay", result="ok").inc()
             if row.attempts:  # sent before, never acknowledged
                 metrics.MESSAGE_RETRIES.labels(app=app_label).inc()
@@ -181,9 +224,12 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
         outbox.objects.bulk_update(
             changed, ["state", "attempts", "sent_at", "next_attempt_at", "last_error"], batch_size=500
         )
-    if sent or dead or postponed:
-        logger.info("relay batch", extra={"app": app_label, "sent": sent, "dead": dead, "postponed": postponed})
-    return RelayResult(sent=sent, dead=dead, broker_down=broker_down)
+    if sent or dead or failed or postponed:
+        logger.info(
+            "relay batch",
+            extra={"app": app_label, "sent": sent, "dead": dead, "failed": failed, "postponed": postponed},
+        )
+    return RelayResult(sent=sent, dead=dead, failed=failed, broker_down=broker_down)
 
 
 def _patient(row: AbstractOutboxMessage, now: datetime) -> bool:

@@ -7,6 +7,7 @@ socket timeouts in the broker settings; the outbox does the retrying.
 
 from typing import Any
 
+import redis
 from django.conf import settings
 
 from config.celery import app as celery_app
@@ -36,6 +37,28 @@ def publish(envelope: dict[str, Any]) -> None:
         argsrepr=f"({envelope['type']} {envelope['id']})",
         kwargsrepr="{}",
     )
+
+
+# The broker being away: refusing or dropping connections, or not answering in time. kombu
+# raises its OperationalError with redis-py's error (or the socket's) as the cause.
+_BROKER_AWAY = (ConnectionError, TimeoutError, redis.ConnectionError, redis.TimeoutError)
+
+
+def broker_away(error: BaseException) -> bool:
+    """Whether a failed publish (or broker query) failed because the broker could not be reached.
+
+    Such a failure says nothing about the message: it is sent once the broker is back, and is
+    not counted as an attempt. Anything else (a module missing, a message that cannot be
+    encoded or routed, Redis refusing a command) is a fault that waiting may not cure.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, _BROKER_AWAY):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__
+    return False
 
 
 def busy_queues() -> set[str]:

@@ -343,6 +343,27 @@ def test_the_fast_path_leaves_a_message_to_the_relay_when_the_broker_is_down(
     assert row.next_attempt_at <= timezone.now()
 
 
+def test_a_fast_path_publish_failing_with_the_broker_there_is_the_messages_first_attempt(
+    customer, mug, broker, django_capture_on_commit_callbacks, caplog
+):
+    with django_capture_on_commit_callbacks() as sends:
+        place(customer)
+    row = SalesOutbox.objects.get()
+    missing = ModuleNotFoundError("No module named 'packaging'")
+    broker.failing[str(row.id)] = missing
+    before = timezone.now()
+
+    sends[0]()
+
+    row.refresh_from_db()
+    assert (row.state, row.attempts, row.sent_at, row.last_error) == (
+        OutboxState.PENDING, 1, None, "ModuleNotFoundError(\"No module named 'packaging'\")"
+    )  # fmt: skip
+    assert before + timedelta(seconds=4) <= row.next_attempt_at <= timezone.now() + timedelta(seconds=5)
+    errors = [(record.getMessage(), record.exc_info[1]) for record in caplog.records if record.levelname == "ERROR"]
+    assert errors == [("message publish failed", missing)]
+
+
 def test_a_message_sent_to_the_wrong_task_is_a_dead_letter(customer, mug, broker, django_capture_on_commit_callbacks):
     broker.deliver = False
     with django_capture_on_commit_callbacks(execute=True):

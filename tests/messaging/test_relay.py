@@ -6,11 +6,21 @@ from django.core.management import call_command
 from django.db import InterfaceError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from kombu.exceptions import EncodeError
 
 from config.messaging.models import OutboxState
-from config.messaging.outbox import acknowledge, messages_purge, outbox_redrive, relay_batch, retry_delay, send_now
+from config.messaging.outbox import (
+    RelayResult,
+    acknowledge,
+    messages_purge,
+    outbox_redrive,
+    relay_batch,
+    retry_delay,
+    send_now,
+)
 from sales.models import InboxMessage as SalesInbox
 from sales.models import OutboxMessage as SalesOutbox
+from tests.config.test_operations import scrape
 from tests.factories import SalesOutboxMessageFactory
 
 
@@ -249,3 +259,67 @@ def test_a_failed_send_that_cannot_reach_the_database_either_is_left_to_the_rela
 
     row.refresh_from_db()
     assert (sent, row.state, row.attempts) == (False, OutboxState.AWAITING_ACK, 1)
+
+
+# --- publishes that fail with the broker there ----------------------------------------------
+
+
+def errors_logged(caplog) -> list[tuple[str, BaseException | None]]:
+    return [
+        (record.getMessage(), record.exc_info and record.exc_info[1])
+        for record in caplog.records
+        if record.levelname == "ERROR"
+    ]
+
+
+@pytest.mark.django_db
+def test_a_publish_failing_with_the_broker_there_costs_an_attempt_and_the_others_are_still_sent(quiet_broker, caplog):
+    first, bad, last = (SalesOutboxMessageFactory(next_attempt_at=ago(seconds)) for seconds in (30, 20, 10))
+    missing = ModuleNotFoundError("No module named 'packaging'")
+    quiet_broker.failing[str(bad.id)] = missing
+    before = timezone.now()
+
+    result = relay_batch(app_label="sales")
+
+    bad.refresh_from_db()
+    assert result == RelayResult(sent=2, dead=0, failed=1, broker_down=False)
+    assert [envelope["id"] for envelope in quiet_broker.published] == [str(first.id), str(last.id)]
+    assert (bad.state, bad.attempts, bad.sent_at, bad.last_error) == (
+        OutboxState.PENDING, 1, None, "ModuleNotFoundError(\"No module named 'packaging'\")"
+    )  # fmt: skip
+    assert before + timedelta(seconds=4) <= bad.next_attempt_at <= timezone.now() + timedelta(seconds=5)
+    assert errors_logged(caplog) == [("message publish failed", missing)]
+
+
+@pytest.mark.django_db
+def test_a_message_whose_publish_fails_at_its_last_attempt_is_dead(quiet_broker, settings, client, caplog):
+    row = SalesOutboxMessageFactory(
+        state=OutboxState.AWAITING_ACK, attempts=settings.MESSAGING_MAX_ATTEMPTS - 1, sent_at=ago(60)
+    )
+    unencodable = EncodeError(TypeError("Object of type object is not JSON serializable"))
+    quiet_broker.failing[str(row.id)] = unencodable
+    before = scrape(client)
+
+    result = relay_batch(app_label="sales")
+
+    row.refresh_from_db()
+    after = scrape(client)
+    assert result == RelayResult(sent=0, dead=1, failed=0, broker_down=False)
+    assert (row.state, row.attempts, row.last_error) == (
+        OutboxState.DEAD, 20, "EncodeError(TypeError('Object of type object is not JSON serializable'))"
+    )  # fmt: skip
+    dead_total = ("outbox_dead_total", (("app", "sales"),))
+    assert after[dead_total] - before.get(dead_total, 0) == 1
+    assert errors_logged(caplog) == [("message dead-lettered", unencodable)]
+
+
+@pytest.mark.django_db
+def test_a_broker_that_times_out_stops_the_batch_without_costing_an_attempt(quiet_broker):
+    rows = SalesOutboxMessageFactory.create_batch(2)
+    quiet_broker.failing[str(rows[0].id)] = TimeoutError("timed out")
+
+    result = relay_batch(app_label="sales")
+
+    assert result == RelayResult(sent=0, dead=0, failed=0, broker_down=True)
+    assert quiet_broker.published == []
+    assert set(SalesOutbox.objects.values_list("state", "attempts")) == {(OutboxState.PENDING, 0)}

@@ -1,10 +1,17 @@
+import contextlib
 import json
+import socket
+import threading
 
+import pytest
 import redis
+from celery import Celery
 from django.conf import settings
+from kombu.exceptions import EncodeError, OperationalError
 
 from config.messaging import transport
 from config.messaging.envelope import Envelope
+from tests.integration.stack import free_port
 
 
 def test_a_published_message_shows_celery_its_type_and_id_not_its_payload():
@@ -29,3 +36,99 @@ def test_a_published_message_shows_celery_its_type_and_id_not_its_payload():
     )
     assert "Ada Lovelace" not in json.dumps(headers)
     assert queue.llen("delivery") == 0
+
+
+# --- what counts as the broker being away --------------------------------------------------
+
+
+@pytest.fixture
+def broker_at(monkeypatch, settings):
+    """Points transport.publish at another broker: a Celery app configured like ours, with
+    short socket timeouts (the test waits for them)."""
+    apps = []
+
+    def point(url: str) -> None:
+        app = Celery("config")
+        app.config_from_object("django.conf:settings", namespace="CELERY")
+        app.conf.broker_url = url
+        app.conf.broker_transport_options = {
+            **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            "socket_connect_timeout": 0.5,
+            "socket_timeout": 0.5,
+        }
+        monkeypatch.setattr(transport, "celery_app", app)
+        apps.append(app)
+
+    yield point
+    for app in apps:
+        app.close()
+
+
+@contextlib.contextmanager
+def listening(*, hang_up: bool):
+    """A TCP port on loopback that takes connections and never answers (or hangs up on them)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(5)
+    stop = threading.Event()
+
+    def hang_up_on_each() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                server.accept()[0].close()
+
+    thread = threading.Thread(target=hang_up_on_each, daemon=True)
+    if hang_up:
+        thread.start()
+    try:
+        yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    finally:
+        stop.set()
+        server.close()
+
+
+def order_created() -> dict:
+    return Envelope(type="order.created", version=1, source="sales", payload={}, correlation_id="c-1").signed()
+
+
+def test_a_broker_that_refuses_connections_is_away(broker_at):
+    broker_at(f"redis://127.0.0.1:{free_port()}/0")
+
+    with pytest.raises(OperationalError) as caught:
+        transport.publish(order_created())
+
+    assert (type(caught.value.__cause__), transport.broker_away(caught.value)) == (redis.ConnectionError, True)
+
+
+@pytest.mark.parametrize(
+    ("hang_up", "cause"),
+    [(False, redis.TimeoutError), (True, redis.ConnectionError)],
+    ids=["never-answers", "hangs-up"],
+)
+def test_a_broker_that_does_not_answer_or_hangs_up_is_away(broker_at, hang_up, cause):
+    with listening(hang_up=hang_up) as url:
+        broker_at(url)
+
+        with pytest.raises(OperationalError) as caught:
+            transport.publish(order_created())
+
+    assert (type(caught.value.__cause__), transport.broker_away(caught.value)) == (cause, True)
+
+
+def test_a_message_that_cannot_be_encoded_is_not_the_broker_being_away():
+    envelope = {**order_created(), "payload": {"tracking": object()}}  # a bug: not JSON
+
+    with pytest.raises(EncodeError) as caught:
+        transport.publish(envelope)
+
+    assert transport.broker_away(caught.value) is False
+
+
+def test_a_message_type_without_a_route_is_not_the_broker_being_away():
+    envelope = {**order_created(), "type": "order.misspelt"}
+
+    with pytest.raises(KeyError) as caught:
+        transport.publish(envelope)
+
+    assert transport.broker_away(caught.value) is False
