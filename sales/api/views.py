@@ -18,6 +18,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from config import metrics
 from config.api import ErrorSerializer
+from config.ids import PUBLIC_ID_PATTERN
 from sales import selectors, services
 from sales.api.serializers import (
     OrderCreateSerializer,
@@ -87,7 +88,8 @@ class ProductViewSet(
 ):
     permission_classes = [IsStaffOrReadOnly]
     lookup_field = "sku"
-    lookup_value_regex = "[^/]+"
+    # What a sku may hold (Product.sku), at most its 64 characters: any other is a 404 at once.
+    lookup_value_regex = r"[0-9A-Za-z._-]{1,64}"
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> Any:
@@ -164,7 +166,7 @@ def request_fingerprint(data: Any) -> str:
 class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = PUBLIC_ID_PATTERN
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
@@ -266,3 +268,4 @@ def _unknown_sku_errors(serializer: OrderCreateSerializer, skus: list[str]) -> d
         for index, item in enumerate(serializer.validated_data["items"])
         if item["sku"] in unknown
     }
+
