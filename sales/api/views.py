@@ -218,6 +218,10 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             self._release(record)
             _refused("unknown_product", skus=exc.skus)
             raise ValidationError({"items": _unknown_sku_errors(serializer, exc.skus)}) from exc
+        except services.AmountsTooLarge as exc:
+            self._release(record)
+            _refused("amount_too_large", skus=exc.skus)
+            raise ValidationError({"items": _amount_errors(serializer, exc)}) from exc
         except Exception:
             self._release(record)
             raise
@@ -269,3 +273,17 @@ def _unknown_sku_errors(serializer: OrderCreateSerializer, skus: list[str]) -> d
         if item["sku"] in unknown
     }
 
+
+def _amount_errors(serializer: OrderCreateSerializer, exc: services.AmountsTooLarge) -> Any:
+    """The lines whose amount is too large, keyed by position as above; or, when each line fits
+    but their sum does not, one error for the items as a whole."""
+    if not exc.skus:
+        return [f"The order total would be {exc.total}, more than the {services.ORDER_TOTAL_MAX} an order can hold."]
+    too_large = set(exc.skus)
+    return {
+        str(index): {
+            "quantity": [f"Price × quantity is more than the {services.LINE_TOTAL_MAX} an order line can hold."]
+        }
+        for index, item in enumerate(serializer.validated_data["items"])
+        if item["sku"] in too_large
+    }
