@@ -1,11 +1,21 @@
 """API conventions shared by both departments: pagination and the error body."""
 
+import logging
 from typing import Any
 
-from rest_framework import exceptions, serializers
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from config.errors import DATABASE_ERRORS, RETRY_AFTER_SECONDS, UNAVAILABLE
+
+logger = logging.getLogger(__name__)
 
 
 class Pagination(PageNumberPagination):
@@ -15,7 +25,24 @@ class Pagination(PageNumberPagination):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, but every error body carries a top-level ``detail`` (API.md)."""
+    """DRF's handler, but every error body carries a top-level ``detail`` (API.md), a database
+    outage is a 503 (see config.errors) and a body over DATA_UPLOAD_MAX_MEMORY_SIZE a 413.
+    Anything else unhandled goes on to Django and ``config.errors.server_error``."""
+    if isinstance(exc, DATABASE_ERRORS):
+        # Raised from authentication, throttling, the view or a serializer alike. No traceback:
+        # the outage is the news, and it would be logged on every request while it lasts.
+        logger.warning("database unavailable", extra={"error": repr(exc)})
+        set_rollback()
+        return Response(
+            {"detail": UNAVAILABLE},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    if isinstance(exc, RequestDataTooBig):  # DRF reads the body through Django, which refuses it
+        return Response(
+            {"detail": f"The request body is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes allowed."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.ValidationError):
         return response
@@ -24,6 +51,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif "detail" not in response.data:
         response.data = {"detail": "Invalid input.", **response.data}
     return response
+
+
+class JsonErrorsMixin:
+    """Errors in JSON from a view whose answers are something else (API.md: every answer under
+    /api/ is JSON, errors included), e.g. a wrong method on the schema (YAML) or docs (HTML)."""
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        if getattr(response, "exception", False):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ from django.template.loader import get_template
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from config.api import JsonErrorsMixin
 from config.metrics import metrics_view
 from config.observability import healthz, readyz
 
@@ -27,17 +28,25 @@ def _inline_style_hashes(template_name: str) -> list[str]:
     return [f"'sha256-{base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()}'" for css in blocks]
 
 
+class SchemaApi(JsonErrorsMixin, SpectacularAPIView):
+    pass
+
+
+class DocsPage(JsonErrorsMixin, SpectacularSwaggerSplitView):
+    pass
+
+
 # Swagger UI under the CSP: the split view serves its start-up script as a file (?script), not
 # inline, and the page's one inline <style> is allowed by its hash, not by 'unsafe-inline'.
-api_docs = csp_update({"style-src": [SELF, *_inline_style_hashes(SpectacularSwaggerSplitView.template_name)]})(
-    SpectacularSwaggerSplitView.as_view(url_name="schema")
+api_docs = csp_update({"style-src": [SELF, *_inline_style_hashes(DocsPage.template_name)]})(
+    DocsPage.as_view(url_name="schema")
 )
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaApi.as_view(), name="schema"),
     path("api/docs/", api_docs, name="api-docs"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
@@ -45,3 +54,9 @@ urlpatterns = [
     path("api/delivery/", include("delivery.api.urls")),
     path("api/", include("sales.api.urls")),
 ]
+
+# Under /api/ these answer JSON; elsewhere Django's pages. A database outage is a 503 (config.errors).
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"

@@ -11,7 +11,7 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
@@ -184,6 +184,27 @@ class ProductsUnavailable(Exception):
         self.lines = list(lines)
 
 
+class AmountsTooLarge(Exception):
+    """Price x quantity of some lines (``skus``), or else the order's ``total``, is more than
+    the columns hold."""
+
+    def __init__(self, *, skus: Sequence[str], total: Decimal) -> None:
+        super().__init__(f"Amounts too large: total {total}, lines {', '.join(skus) or 'none'}")
+        self.skus = list(skus)
+        self.total = total
+
+
+def _largest_amount(model: type[models.Model], field_name: str) -> Decimal:
+    field = model._meta.get_field(field_name)
+    return Decimal(10) ** (field.max_digits - field.decimal_places) - Decimal(10) ** -field.decimal_places
+
+
+# A price can be 99,999,999.99 and a quantity 1000: their product does not fit the columns
+# (PostgreSQL refuses it with "numeric field overflow"), so the amounts are checked first.
+LINE_TOTAL_MAX = _largest_amount(OrderLine, "line_total")
+ORDER_TOTAL_MAX = _largest_amount(Order, "total")
+
+
 class IdempotencyKeyInProgress(Exception):
     """Another request with the same key is still running."""
 
@@ -202,7 +223,8 @@ def order_place(
     """Take the stock and create the order, all in one transaction, or change nothing.
 
     Preconditions: ``lines`` is not empty and names each sku once (the API validates both).
-    Raises UnknownProducts or ProductsUnavailable, after which nothing is stored. With an
+    Raises UnknownProducts, AmountsTooLarge or ProductsUnavailable, after which nothing is
+    stored and no stock taken. With an
     ``idempotency_key`` claimed by ``idempotency_key_claim``, the key is completed in the
     same transaction, so a crash can never leave an order whose key would let a retry
     place a second one.
@@ -217,6 +239,11 @@ def order_place(
         unknown = [line.sku for line in lines if line.sku not in products]
         if unknown:
             raise UnknownProducts(unknown)
+        line_totals = {line.sku: products[line.sku].price * line.quantity for line in lines}
+        total = sum(line_totals.values(), Decimal("0.00"))
+        too_large = [sku for sku, line_total in line_totals.items() if line_total > LINE_TOTAL_MAX]
+        if too_large or total > ORDER_TOTAL_MAX:
+            raise AmountsTooLarge(skus=too_large, total=total)
 
         # The check and the decrement are one conditional write: a row is updated only if
         # it is active and has enough stock, whatever else is running.
@@ -234,13 +261,13 @@ def order_place(
                 name=products[line.sku].name,
                 quantity=line.quantity,
                 unit_price=products[line.sku].price,
-                line_total=products[line.sku].price * line.quantity,
+                line_total=line_totals[line.sku],
             )
             for line in lines
         ]
         order = Order.objects.create(
             customer=customer,
-            total=sum((line.line_total for line in order_lines), Decimal("0.00")),
+            total=total,
             shipping_name=shipping_address.name,
             shipping_line1=shipping_address.line1,
             shipping_line2=shipping_address.line2,

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import ErrorSerializer
+from config.ids import PUBLIC_ID_PATTERN
 from delivery import selectors, services
 from delivery.api.serializers import ShipmentSerializer, ShipSerializer
 from delivery.models import Shipment, ShipmentStatus
@@ -46,7 +47,7 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     serializer_class = ShipmentSerializer
     permission_classes = [IsDeliveryClerk]
     filterset_class = ShipmentFilter
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = PUBLIC_ID_PATTERN
 
     def get_queryset(self) -> Any:
         return selectors.shipment_list()

@@ -18,6 +18,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from config import metrics
 from config.api import ErrorSerializer
+from config.ids import PUBLIC_ID_PATTERN
 from sales import selectors, services
 from sales.api.serializers import (
     LogInSerializer,
@@ -172,7 +173,8 @@ class ProductViewSet(
 ):
     permission_classes = [IsStaffOrReadOnly]
     lookup_field = "sku"
-    lookup_value_regex = "[^/]+"
+    # What a sku may hold (Product.sku), at most its 64 characters: any other is a 404 at once.
+    lookup_value_regex = r"[0-9A-Za-z._-]{1,64}"
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> Any:
@@ -249,7 +251,7 @@ def request_fingerprint(data: Any) -> str:
 class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = PUBLIC_ID_PATTERN
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
@@ -301,6 +303,10 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             self._release(record)
             _refused("unknown_product", skus=exc.skus)
             raise ValidationError({"items": _unknown_sku_errors(serializer, exc.skus)}) from exc
+        except services.AmountsTooLarge as exc:
+            self._release(record)
+            _refused("amount_too_large", skus=exc.skus)
+            raise ValidationError({"items": _amount_errors(serializer, exc)}) from exc
         except Exception:
             self._release(record)
             raise
@@ -350,4 +356,19 @@ def _unknown_sku_errors(serializer: OrderCreateSerializer, skus: list[str]) -> d
         str(index): {"sku": [f'Unknown product "{item["sku"]}".']}
         for index, item in enumerate(serializer.validated_data["items"])
         if item["sku"] in unknown
+    }
+
+
+def _amount_errors(serializer: OrderCreateSerializer, exc: services.AmountsTooLarge) -> Any:
+    """The lines whose amount is too large, keyed by position as above; or, when each line fits
+    but their sum does not, one error for the items as a whole."""
+    if not exc.skus:
+        return [f"The order total would be {exc.total}, more than the {services.ORDER_TOTAL_MAX} an order can hold."]
+    too_large = set(exc.skus)
+    return {
+        str(index): {
+            "quantity": [f"Price × quantity is more than the {services.LINE_TOTAL_MAX} an order line can hold."]
+        }
+        for index, item in enumerate(serializer.validated_data["items"])
+        if item["sku"] in too_large
     }

@@ -258,7 +258,11 @@ def test_an_oversized_body_is_refused(customer_client, mug):
 
     response = customer_client.generic("POST", "/api/orders/", body, content_type="application/json")
 
-    assert response.status_code == 400
+    assert (response.status_code, response.json()) == (
+        413,
+        {"detail": "The request body is larger than the 262144 bytes allowed."},
+    )
+    assert Product.objects.get().stock_quantity == 10
 
 
 def test_task_arguments_never_reach_the_logs(log_lines):
