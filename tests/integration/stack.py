@@ -164,6 +164,15 @@ class Stack:
     def start_relay(self) -> None:
         self._start("relay", [sys.executable, "manage.py", "outbox_relay"])
 
+    def start_beat(self) -> None:
+        log = self.logs / "beat.log"
+        self._start("beat", [sys.executable, "-m", "celery", "-A", "config", "--quiet", "beat", "--loglevel", "INFO"])
+        wait_until(lambda: log.exists() and "beat: Starting" in log.read_text(), timeout=30, what="beat started")
+
+    def exited(self) -> dict[str, int]:
+        """The processes that are no longer running, with their exit codes (none, if all is well)."""
+        return {name: process.returncode for name, process in self.processes.items() if process.poll() is not None}
+
     def start_web(self) -> None:
         _collect_static_once(self.env)
         self._start(
