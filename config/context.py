@@ -2,7 +2,11 @@
 the logging configuration imports it before Django is set up."""
 
 import logging
+import re
 from contextvars import ContextVar
+from typing import Any
+
+from pythonjsonlogger import json
 
 # The correlation id: taken from the HTTP request's X-Request-ID (or made), carried in every
 # message written meanwhile, and set again while a consumer applies that message.
@@ -27,3 +31,21 @@ class DropTaskArgumentsFilter(logging.Filter):
         if isinstance(data, dict):
             record.data = {key: value for key, value in data.items() if key not in ("args", "kwargs")}
         return True
+
+
+# PostgreSQL's DETAIL and CONTEXT lines quote the values of the row or key at fault ("Failing row
+# contains (…, Hauptstraße 1, …)", "Key (username)=(ada) already exists"), in a traceback or in the
+# repr() of an error alike; the line before them names the constraint and stays.
+_DATABASE_DETAIL = re.compile(r"(DETAIL|CONTEXT): (?:(?!\\n)[^\n])*")
+_JWT = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]*")
+
+
+class JsonFormatter(json.JsonFormatter):
+    """One JSON object per log record, with no database row values or tokens in any of its texts
+    (a traceback or an error's repr may hold either)."""
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        for key, value in log_data.items():
+            if isinstance(value, str) and ("DETAIL: " in value or "CONTEXT: " in value or "eyJ" in value):
+                log_data[key] = _JWT.sub("[Filtered]", _DATABASE_DETAIL.sub(r"\1: [Filtered]", value))
+        return log_data
