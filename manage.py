@@ -5,6 +5,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    if sys.argv[1:2] == ["migrate"]:
+        # No statement timeout for a migration (settings.DATABASE_TIMEOUTS), a lock timeout still.
+        os.environ.setdefault("DJANGO_PROCESS_KIND", "maintenance")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -109,21 +109,25 @@ DATABASES = {"default": env.db_url_config(_database_url())}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
-# Which kind of process this is: config/wsgi.py says "web"; Celery workers, beat, the relay and
-# management commands are "worker". A person waits on the web, so its waits are the tighter.
-PROCESS_KIND = "web" if os.environ.get("DJANGO_PROCESS_KIND") == "web" else "worker"
-# Seconds. connect: to open a connection. statement: the server cancels a longer statement.
-# lock: the server gives up waiting for a row or table lock. A client-side deadline of
+# Which kind of process this is: config/wsgi.py says "web", manage.py says "maintenance" for
+# migrate; Celery workers, beat, the relay and other commands are "worker". A person waits on
+# the web, so its waits are the tightest; a migration may run long, but never waits long for a
+# lock that live traffic holds.
+PROCESS_KIND = os.environ.get("DJANGO_PROCESS_KIND", "worker")
+if PROCESS_KIND not in ("web", "maintenance"):
+    PROCESS_KIND = "worker"
+# Seconds. connect: to open a connection. statement: the server cancels a longer statement (0:
+# never). lock: the server gives up waiting for a row or table lock. A client-side deadline of
 # statement + 1 s bounds every wait even on a server that no longer answers (core/db).
 DATABASE_TIMEOUTS = {
-    "web": {"connect": 1, "statement": 5, "lock": 2, "idle_in_transaction": 30},
+    "web": {"connect": 1, "statement": 3, "lock": 2, "idle_in_transaction": 30},
     "worker": {"connect": 5, "statement": 30, "lock": 10, "idle_in_transaction": 60},
+    "maintenance": {"connect": 5, "statement": 0, "lock": 10, "idle_in_transaction": 600},
 }[PROCESS_KIND]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "core.db.backend"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
-            "connect_timeout": DATABASE_TIMEOUTS["connect"],
             "options": (
                 f"-c statement_timeout={DATABASE_TIMEOUTS['statement'] * 1000}"
                 f" -c lock_timeout={DATABASE_TIMEOUTS['lock'] * 1000}"
@@ -298,7 +302,11 @@ SIMPLE_JWT = {
 # Idempotency-Key records are kept at least this long (API.md: at least 24 hours).
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24))
 # A key left "in progress" this long belongs to a request that died; a retry may take it over.
-IDEMPOTENCY_KEY_LOCK_TIMEOUT = timedelta(seconds=60)
+# A web request's every statement is bounded (DATABASE_TIMEOUTS), so a claim this old is dead,
+# e.g. one whose release failed because the database was away: the client's retry after
+# Retry-After must not find its key "in progress" for long. Taking over a live claim is safe:
+# the first request then cannot complete the key, and its order rolls back.
+IDEMPOTENCY_KEY_LOCK_TIMEOUT = timedelta(seconds=10)
 
 # --- Messaging between the departments (config/messaging) ----------------------------------
 MESSAGING_APPS = ["sales", "delivery"]
@@ -360,8 +368,10 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Every task is bounded (our tasks take milliseconds; a database wait is bounded at 31 s by
 # DATABASE_TIMEOUTS): at the soft limit the task is interrupted and retried, past the hard limit
 # the worker process is replaced (config/celery.py enforces both in the solo pool too).
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=45)
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60)
+# The hard limit stays under the broker's visibility timeout, so a message is not handed to a
+# second worker while the first still holds it.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=40)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=50)
 CELERY_BEAT_SCHEDULER = "config.beat:OutageTolerantScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sales.purge_idempotency_keys": {"task": "sales.purge_idempotency_keys", "schedule": timedelta(hours=1)},

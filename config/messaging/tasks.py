@@ -5,15 +5,15 @@ import logging
 from typing import Any
 
 import kombu.exceptions
-import redis.exceptions
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
 from config import metrics
+from config.errors import DATABASE_ERRORS
 from config.messaging.consumer import Outcome, consume_acknowledgement, dead_letter_record
 from config.messaging.outbox import messages_purge
+from config.messaging.transport import BROKER_AWAY
 
 logger = logging.getLogger(__name__)
 
@@ -22,16 +22,7 @@ logger = logging.getLogger(__name__)
 # statement timeout, a serialization failure or deadlock (all Django OperationalErrors), a task
 # stopped at its soft time limit. Anything else (a bug, a constraint the message breaks) fails
 # the same way every time: it becomes a dead letter at once instead of being retried.
-TRANSIENT_ERRORS = (
-    OperationalError,
-    InterfaceError,
-    SoftTimeLimitExceeded,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    kombu.exceptions.OperationalError,
-    ConnectionError,
-    TimeoutError,
-)
+TRANSIENT_ERRORS = (*DATABASE_ERRORS, *BROKER_AWAY, kombu.exceptions.OperationalError, SoftTimeLimitExceeded)
 
 
 class ConsumerTask(Task):

@@ -41,7 +41,7 @@ def publish(envelope: dict[str, Any]) -> None:
 
 # The broker being away: refusing or dropping connections, or not answering in time. kombu
 # raises its OperationalError with redis-py's error (or the socket's) as the cause.
-_BROKER_AWAY = (ConnectionError, TimeoutError, redis.ConnectionError, redis.TimeoutError)
+BROKER_AWAY = (ConnectionError, TimeoutError, redis.ConnectionError, redis.TimeoutError)
 
 
 def broker_away(error: BaseException) -> bool:
@@ -54,7 +54,7 @@ def broker_away(error: BaseException) -> bool:
     seen: set[int] = set()
     cause: BaseException | None = error
     while cause is not None and id(cause) not in seen:
-        if isinstance(cause, _BROKER_AWAY):
+        if isinstance(cause, BROKER_AWAY):
             return True
         seen.add(id(cause))
         cause = cause.__cause__

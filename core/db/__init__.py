@@ -10,8 +10,11 @@ attempt or query waits longer than its deadline, after which the connection is d
 ``OperationalError``) is raised.
 
 A process that has just seen the database fail that way opens a breaker for a moment: new
-connection attempts fail at once instead of each waiting for its own deadline, so a web
-process answers 503 in milliseconds and keeps its threads free (docs: README, Operating it).
+connections and new statements fail at once instead of each waiting for its own deadline, so
+a web process answers 503 in milliseconds and keeps its threads free (README, Operating it).
+The breaker is only ever checked before anything is sent: a statement already on its way (a
+COMMIT above all) is never abandoned because another thread found the server gone, only at its
+own deadline, so that "failed" means failed as often as the server allows.
 """
 
 import select
@@ -29,76 +32,71 @@ class DatabaseUnavailable(psycopg2.OperationalError):
 
 
 class Breaker:
-    """After a connection-level failure, database work fails at once for ``cooldown`` seconds;
-    then the next caller tries the server again (the others keep failing fast meanwhile), and its
-    success closes the breaker. Waits already under way when it trips give up too. Per process,
-    shared by its threads."""
+    """After a connection-level failure, new database work fails at once for ``cooldown``
+    seconds; then one thread tries the server again (the others keep failing fast meanwhile),
+    and its success closes the breaker. Per process, shared by its threads."""
 
     def __init__(self, cooldown: float) -> None:
         self.cooldown = cooldown
+        self._lock = threading.Lock()
         self._open_until = 0.0
-        self._tripped_at = 0.0
         self._trying: int | None = None  # the thread that tries the server after a cooldown
 
     def trip(self) -> None:
-        self._tripped_at = time.monotonic()
-        self._open_until = self._tripped_at + self.cooldown
-        self._trying = None
+        with self._lock:
+            self._open_until = time.monotonic() + self.cooldown
+            self._trying = None
 
     def reset(self) -> None:
-        self._open_until = 0.0
-        self._trying = None
-
-    @property
-    def is_open(self) -> bool:
-        return bool(self._open_until)
+        if self._open_until:
+            with self._lock:
+                self._open_until = 0.0
+                self._trying = None
 
     def check(self) -> None:
-        """Raise while the breaker is open; once the cooldown is over, let this caller try."""
-        if not self._open_until or self._trying == threading.get_ident():
+        """Raise while the breaker is open; once the cooldown is over, let one thread try."""
+        if not self._open_until:  # closed: the one check on the hot path, without the lock
             return
-        now = time.monotonic()
-        if now < self._open_until:
-            raise DatabaseUnavailable(f"database unavailable; trying again in {self._open_until - now:.1f} s")
-        self._open_until = now + self.cooldown  # this thread is the one that tries
-        self._trying = threading.get_ident()
-
-    def tripped_since(self, moment: float) -> bool:
-        return self._tripped_at > moment
+        with self._lock:
+            me = threading.get_ident()
+            if not self._open_until or self._trying == me:
+                return
+            now = time.monotonic()
+            if now < self._open_until:
+                raise DatabaseUnavailable(f"database unavailable; trying again in {self._open_until - now:.1f} s")
+            self._open_until = now + self.cooldown
+            self._trying = me
 
 
 breaker = Breaker(cooldown=2.0)
 _deadline = threading.local()
 DEFAULT_DEADLINE = 35.0  # seconds; the backend sets it from settings.DATABASE_TIMEOUTS
-# A wait looks every so often whether another thread has found the database gone meanwhile.
-_SLICE = 0.25
 
 
 @contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Waits on the database in this thread, inside the block, last at most ``seconds`` each."""
-    previous = getattr(_deadline, "seconds", None)
-    _deadline.seconds = seconds
+def deadline(seconds: float, *, trips: bool = True) -> Iterator[None]:
+    """Waits on the database in this thread, inside the block, last at most ``seconds`` each.
+    With ``trips`` off, running out of time does not open the breaker (a probe's own patience
+    says nothing about the server the other threads use)."""
+    previous = getattr(_deadline, "settings", None)
+    _deadline.settings = (seconds, trips)
     try:
         yield
     finally:
-        _deadline.seconds = previous
+        _deadline.settings = previous
 
 
 def wait_with_deadline(conn: extensions.connection) -> None:
     """psycopg2 wait callback: poll the connection until its operation is done, for at most the
     deadline. Raising here makes psycopg2 close the connection (it is never reused)."""
-    breaker.check()
-    seconds = getattr(_deadline, "seconds", None) or DEFAULT_DEADLINE
-    started = time.monotonic()
-    give_up_at = started + seconds
+    seconds, trips = getattr(_deadline, "settings", None) or (DEFAULT_DEADLINE, True)
+    give_up_at = time.monotonic() + seconds
     poller = select.poll()
     registered = False
     while True:
         state = conn.poll()
         if state == extensions.POLL_OK:
-            if breaker.is_open:  # this was the try after a cooldown, and the server answered
-                breaker.reset()
+            breaker.reset()  # the server answers
             return
         if state == extensions.POLL_READ:
             events = select.POLLIN
@@ -111,12 +109,8 @@ def wait_with_deadline(conn: extensions.connection) -> None:
         else:
             poller.register(conn.fileno(), events)
             registered = True
-        while True:
-            left = give_up_at - time.monotonic()
-            if left <= 0:
+        left = give_up_at - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            if trips:
                 breaker.trip()
-                raise DatabaseUnavailable(f"no answer from the database within {seconds:g} s")
-            if poller.poll(min(left, _SLICE) * 1000):
-                break
-            if breaker.tripped_since(started):
-                raise DatabaseUnavailable("the database stopped answering another connection of this process")
+            raise DatabaseUnavailable(f"no answer from the database within {seconds:g} s")

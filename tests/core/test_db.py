@@ -100,45 +100,33 @@ def test_after_a_failure_new_work_fails_at_once_until_the_cooldown_then_one_try_
     time.sleep(breaker.cooldown)
     after = timed(query)
 
-    assert first[0].startswith("Connection refused") or "connection" in first[0].lower()
+    assert first[0].startswith("Connection refused")
     assert during[0].startswith("database unavailable; trying again in")
     assert during[1] < 0.05
     assert still_open[0].startswith("database unavailable; trying again in")
     assert after[0] == "no error"
 
 
-def test_waits_under_way_give_up_when_another_thread_finds_the_server_gone():
-    backend = []
-    frozen = threading.Event()
-    errors = []
+def test_a_statement_already_sent_gets_its_answer_when_another_thread_opens_the_breaker_meanwhile():
+    # A COMMIT on its way must not be abandoned because someone else found the server gone: the
+    # client would report a failure for work the server did.
+    answers = []
 
-    def wait_on_a_frozen_server() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            backend.append(cursor.fetchone()[0])
-        frozen.wait(5)
+    def slow_statement() -> None:
         try:
-            with deadline(20):
-                query()
-        except OperationalError as exc:
-            errors.append((str(exc), time.monotonic()))
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(0.6), 42")
+                answers.append(cursor.fetchone()[1])
         finally:
             connection.close()
 
-    waiting = threading.Thread(target=wait_on_a_frozen_server)
+    waiting = threading.Thread(target=slow_statement)
     waiting.start()
-    wait_until = time.monotonic() + 5
-    while not backend and time.monotonic() < wait_until:
-        time.sleep(0.01)
-    os.kill(backend[0], signal.SIGSTOP)
-    try:
-        frozen.set()
-        time.sleep(0.5)
-        tripped_at = time.monotonic()
-        breaker.trip()  # what another thread's timed-out wait does
-        waiting.join(5)
-    finally:
-        os.kill(backend[0], signal.SIGCONT)
+    time.sleep(0.2)
+    breaker.trip()  # what another thread's timed-out wait does
+    new_work = timed(query)
+    waiting.join(5)
 
-    assert [message for message, _ in errors] == ["the database stopped answering another connection of this process"]
-    assert errors[0][1] - tripped_at < 0.5
+    assert answers == [42]
+    assert new_work[0].startswith("database unavailable; trying again in")
+    assert new_work[1] < 0.05
