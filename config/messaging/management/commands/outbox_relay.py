@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from config.errors import DATABASE_ERRORS
 from config.messaging.outbox import relay_batch
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,11 @@ class Command(BaseCommand):
                     result = relay_batch(app_label=app_label, batch_size=batch_size)
                     busy |= result.sent + result.dead >= batch_size
                     broker_down |= result.broker_down
-            except Exception:  # the database is away: keep going, it will come back
+            except DATABASE_ERRORS as exc:  # the database is away: keep going, it will come back
+                logger.warning("outbox relay pass failed: database unavailable", extra={"error": repr(exc)[:200]})
+                close_old_connections()
+                broker_down = True
+            except Exception:  # anything else is a fault to see whole; keep going all the same
                 logger.exception("outbox relay pass failed")
                 close_old_connections()
                 broker_down = True
