@@ -6,14 +6,19 @@ A database that cannot be reached or does not answer in time (``OperationalError
 dropped, statement or lock timeout; ``InterfaceError``: a connection already closed) is not a
 bug but an outage the client should wait out: a 503 with ``Retry-After``, wherever the error
 was raised while handling the request (authentication, a view, a middleware saving the session).
-DRF views map it in ``config.api.exception_handler``; everything else reaches ``server_error``.
+DRF views map it in ``config.api.exception_handler``, other views in ``DatabaseErrorsMiddleware``;
+what is raised elsewhere (a middleware saving the session) reaches ``server_error``.
 """
 
+import logging
 import sys
+from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+
+logger = logging.getLogger(__name__)
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 # Seconds a client should wait before retrying while the database is away: about how long a
@@ -69,3 +74,21 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if is_api(request):
         return _json({"detail": "Server error."}, 500)
     return defaults.server_error(request)
+
+
+class DatabaseErrorsMiddleware:
+    """A database error raised in a view that is not DRF's (the clerk pages, the admin) is a 503
+    here, logged as one warning line: the 500 handler would log its whole traceback and report
+    it to Sentry for every request of an outage."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DATABASE_ERRORS):
+            return None
+        logger.warning("database unavailable", extra={"path": request.path, "error": repr(exception)[:200]})
+        return service_unavailable(request)

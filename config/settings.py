@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a log-in form's answer into the lockout page when axes locked the account.
     "axes.middleware.AxesMiddleware",
+    # A database error in a view is a 503 (config/errors.py), not a 500 with a traceback.
+    "config.errors.DatabaseErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

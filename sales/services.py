@@ -16,9 +16,8 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
-from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from config.messaging.outbox import outbox_write
 from sales.contracts import OrderCreated, OrderCreatedAddress, OrderCreatedItem
@@ -54,7 +53,7 @@ def user_change_password(*, user: AbstractBaseUser, new_password: str) -> None:
 def user_log_out(*, user: AbstractBaseUser, refresh: RefreshToken) -> None:
     """End the log-in of ``refresh``, a refresh token of ``user`` whose signature and expiry
     were checked: it is blacklisted, so it is refused from now on. Doing it twice is harmless."""
-    _blacklist(refresh, user=user)
+    refresh.blacklist()
     logger.info("logged out", extra={"user_id": user.pk})
 
 
@@ -72,28 +71,15 @@ def refresh_token_rotate(*, refresh: LoginRefreshToken) -> LoginRefreshToken:
     if not token_matches_password(refresh, user):
         raise TokenError("The user's password has been changed.")
     with transaction.atomic():
-        if not _blacklist(refresh, user=user):
+        # The blacklist's unique constraint decides between two requests that try at once: one
+        # inserts, the other finds the row.
+        _, first = refresh.blacklist()
+        if not first:
             raise TokenError("Token is blacklisted")
         refresh.set_jti()
         refresh.set_iat()
         refresh.outstand()
     return refresh
-
-
-def _blacklist(token: RefreshToken, *, user: AbstractBaseUser) -> bool:
-    """Blacklist ``token``; False if it was already. The unique constraint on the blacklist
-    decides between two requests that try at once: one inserts, the other finds its row."""
-    outstanding, _ = OutstandingToken.objects.get_or_create(
-        jti=token[jwt_settings.JTI_CLAIM],
-        defaults={
-            "user": user,
-            "token": str(token),
-            "created_at": token.current_time,
-            "expires_at": datetime_from_epoch(token["exp"]),
-        },
-    )
-    _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
-    return created
 
 
 def tokens_purge_expired(*, now: datetime | None = None) -> int:

@@ -10,7 +10,7 @@ from config.celery import task_named
 from config.messaging import transport
 from core.db import breaker
 from tests.factories import ClerkFactory, CustomerFactory, ProductFactory, StaffFactory
-from tests.integration.stack import Stack
+from tests.integration.stack import Stack, url_of_test_database
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -158,8 +158,7 @@ def clerk_browser(clerk) -> Client:
 @pytest.fixture
 def stack(transactional_db, tmp_path):
     """The live system on loopback (see tests/integration/stack.py), on the test database."""
-    db = connection.settings_dict
-    database_url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    database_url = url_of_test_database()
     stack = Stack(
         logs=tmp_path,
         database_url=database_url,

@@ -18,7 +18,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from config.error_reporting import before_breadcrumb, before_send
 from tests.factories import PASSWORD, CustomerFactory, ProductFactory
-from tests.integration.stack import Stack, wait_until
+from tests.integration.stack import Stack, url_of_test_database, wait_until
 
 ADDRESS = {
     "name": "Ada Lovelace-Byron",
@@ -91,10 +91,9 @@ def orders_fail_in_the_database(transactional_db) -> Iterator[None]:
 @pytest.fixture
 def web_reporting_to(capture, tmp_path) -> Iterator[Stack]:
     """gunicorn (one worker) with SENTRY_DSN set: the SDK lives in that process, not in the tests'."""
-    db = connection.settings_dict
     stack = Stack(
         logs=tmp_path,
-        database_url=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        database_url=url_of_test_database(),
         secret_key=settings.SECRET_KEY,
         signing_key=settings.MESSAGE_SIGNING_KEY,
         web_workers=1,

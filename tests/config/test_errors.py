@@ -174,10 +174,16 @@ def test_a_connection_closed_underneath_is_replaced_and_the_request_answered(
     assert answer(response) == (200, "application/json", {"count": 0, "next": None, "previous": None, "results": []})
 
 
-def test_a_database_down_is_a_short_503_page_on_the_clerk_pages(clerk_browser, database_unreachable):
+def test_a_database_down_is_a_short_503_page_on_the_clerk_pages(clerk_browser, database_unreachable, caplog):
     browser = real_client(clerk_browser)
 
     response = browser.get("/delivery/")
+
+    # One warning line, no traceback logged (nor reported to Sentry) for every request of an outage.
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records if r.name == "config.errors"] == [
+        ("WARNING", "database unavailable", None)
+    ]
+    assert [r for r in caplog.records if r.exc_info] == []
 
     assert (response.status_code, response["Content-Type"], response["Retry-After"]) == (
         503,

@@ -9,15 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.config.test_settings import PRODUCTION
 from tests.integration.stack import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION = {
-    "PATH": os.environ["PATH"],
-    "DJANGO_SECRET_KEY": "a-production-secret-key",
-    "MESSAGE_SIGNING_KEY": "a-production-signing-key",
-    "DATABASE_URL": "postgres://u:p@db.internal:5432/orders",
-}
 
 
 def procfile_command(name: str) -> str:

@@ -22,6 +22,14 @@ from celery import Celery
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def url_of_test_database() -> str:
+    """The URL of the database the tests run on (pytest-django's), for the processes they start."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django_celery_beat.models import PeriodicTask
 
 from delivery.models import Shipment
 from sales.models import OutboxMessage as SalesOutbox
 from tests.factories import ADDRESS, ProductFactory
-from tests.integration.stack import ROOT, Stack, wait_until
+from tests.integration.stack import ROOT, Stack, url_of_test_database, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -55,10 +54,9 @@ def deployed(transactional_db, tmp_path, runtime_venv):
     """Every Procfile process, run from the runtime virtualenv with `sh -c` on the test
     database and a Redis of its own. Yields the Stack that holds them (for its Redis, its
     HTTP helper and stopping them all)."""
-    db = connection.settings_dict
     stack = Stack(
         logs=tmp_path,
-        database_url=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        database_url=url_of_test_database(),
         secret_key=settings.SECRET_KEY,
         signing_key=settings.MESSAGE_SIGNING_KEY,
     )

@@ -243,38 +243,30 @@ def report(what: str, load: Load, window: tuple[float, float], converged: float)
     )
 
 
-def test_a_hung_database_gets_json_503s_within_seconds_and_no_process_dies(postgres, system):
+OUTAGES = {
+    # what, seconds, how it starts, how it ends
+    "frozen": ("database frozen 8 s", 8, Postgres.freeze, Postgres.thaw),  # every server process SIGSTOPped
+    "stopped": ("database stopped 10 s", 10, Postgres.stop, Postgres.start),
+}
+
+
+@pytest.mark.parametrize("outage", OUTAGES)
+def test_a_database_outage_gets_json_503s_within_seconds_and_no_process_dies(postgres, system, outage):
+    what, seconds, begin, end = OUTAGES[outage]
     stack, database, token = system
     with Load(stack, token) as load:
         time.sleep(2)
-        window = during(8, postgres.freeze, postgres.thaw)
-        wait_until(lambda: load.orders and load.orders[-1].status == 201, timeout=30, what="orders accepted again")
-        time.sleep(2)
-
-    frozen = load.orders_between(*window)
-    assert_refused_clearly_and_quickly(frozen)
-    assert max(answer.seconds for answer in load.health) < 2.0
-    assert {answer.status for answer in load.health} == {200}
-    assert stack.exited() == {}
-    assert stack.worker_restarts == 0
-    converged = assert_every_order_placed_once_and_shipped_once(postgres, database, load)
-    report("database frozen 8 s", load, window, converged)
-
-
-def test_a_stopped_database_gets_json_503s_within_seconds_and_no_process_dies(postgres, system):
-    stack, database, token = system
-    with Load(stack, token) as load:
-        time.sleep(2)
-        window = during(10, postgres.stop, postgres.start)
+        window = during(seconds, lambda: begin(postgres), lambda: end(postgres))
         wait_until(lambda: load.orders and load.orders[-1].status == 201, timeout=30, what="orders accepted again")
         time.sleep(2)
 
     assert_refused_clearly_and_quickly(load.orders_between(*window))
     assert {answer.status for answer in load.health} == {200}
+    assert max(answer.seconds for answer in load.health) < 2.0
     assert stack.exited() == {}
     assert stack.worker_restarts == 0
     converged = assert_every_order_placed_once_and_shipped_once(postgres, database, load)
-    report("database stopped 10 s", load, window, converged)
+    report(what, load, window, converged)
 
 
 def test_readiness_says_what_is_down_quickly_while_the_database_is_hung(postgres, system):
