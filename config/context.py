@@ -33,10 +33,11 @@ class DropTaskArgumentsFilter(logging.Filter):
         return True
 
 
-# PostgreSQL's DETAIL and CONTEXT lines quote the values of the row or key at fault ("Failing row
-# contains (…, Hauptstraße 1, …)", "Key (username)=(ada) already exists"), in a traceback or in the
-# repr() of an error alike; the line before them names the constraint and stays.
-_DATABASE_DETAIL = re.compile(r"(DETAIL|CONTEXT): (?:(?!\\n)[^\n])*")
+# PostgreSQL's DETAIL, CONTEXT and "LINE n:" lines quote the values of the row or key at fault
+# ("Failing row contains (…, Hauptstraße 1, …)", "Key (username)=(ada) already exists") or the
+# statement with its parameters, in a traceback or in the repr() of an error alike; the line
+# before them names the constraint and stays.
+_DATABASE_DETAIL = re.compile(r"(DETAIL|CONTEXT|LINE \d+): (?:(?!\\n)[^\n])*")
 _JWT = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]*")
 
 
@@ -46,6 +47,8 @@ class JsonFormatter(json.JsonFormatter):
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         for key, value in log_data.items():
-            if isinstance(value, str) and ("DETAIL: " in value or "CONTEXT: " in value or "eyJ" in value):
+            if isinstance(value, str) and (
+                "DETAIL: " in value or "CONTEXT: " in value or "LINE " in value or "eyJ" in value
+            ):
                 log_data[key] = _JWT.sub("[Filtered]", _DATABASE_DETAIL.sub(r"\1: [Filtered]", value))
         return log_data

@@ -43,10 +43,11 @@ SAFE_DATA_KEYS = frozenset(
 # Extra fields that integrations add and that are safe as they are.
 SAFE_EXTRA_KEYS = frozenset({"sys.argv"})
 
-# PostgreSQL's DETAIL (and CONTEXT) lines quote the values of the row or key at fault: "Failing row
-# contains (…, Hauptstraße 1, …)", "Key (username)=(ada) already exists." The first line, which
-# names the column or constraint, is kept.
-_DATABASE_DETAIL = re.compile(r"\n(?:DETAIL|CONTEXT): .*", re.DOTALL)
+# PostgreSQL's DETAIL (and CONTEXT, and LINE n:) lines quote the values of the row or key at fault,
+# or the statement with its parameters (psycopg2 puts them in on the client): "Failing row contains
+# (…, Hauptstraße 1, …)", "Key (username)=(ada) already exists." The first line, which names the
+# column or constraint, is kept.
+_DATABASE_DETAIL = re.compile(r"\n(?:DETAIL|CONTEXT|LINE \d+): .*", re.DOTALL)
 # A JWT (access or refresh token), whatever it holds: header.payload.signature, base64url.
 _JWT = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]*")
 

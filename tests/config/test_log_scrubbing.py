@@ -4,7 +4,7 @@ import json
 import logging
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from config.context import JsonFormatter
@@ -49,3 +49,18 @@ def test_a_token_in_a_message_is_filtered():
     line = formatted(a_record(f"bad token {token} given"))
 
     assert line["message"] == "bad token [Filtered] given"
+
+
+def test_the_statement_postgresql_quotes_with_its_parameters_is_filtered():
+    secret = "-".join(["Hauptstraße", "1"])
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT %s::integer", [secret])
+    except DataError as exc:
+        error = exc
+
+    line = formatted(a_record("could not read", error=repr(error)))
+
+    assert secret in str(error)
+    assert secret not in json.dumps(line)
+    assert "LINE 1: [Filtered]" in line["error"]
