@@ -84,11 +84,3 @@ def _arm_time_limits(task: Task | None = None, **kwargs: Any) -> None:
 def _disarm_time_limits(task: Task | None = None, **kwargs: Any) -> None:
     if task is not None and not task.request.is_eager and threading.current_thread() is threading.main_thread():
         _time_limits.disarm()
-
-
-def task_named(name: str) -> Task:
-    """A registered task by name, in any process (a worker has them all imported; the web
-    process imports the task modules on first use)."""
-    if name not in app.tasks:  # importing again would also set Django (and logging) up again
-        app.loader.import_default_modules()
-    return app.tasks[name]

@@ -1,5 +1,5 @@
 """gunicorn's settings for the web process: where it listens, and its own log lines in the same
-JSON as the app's. Requests are logged by the app (config.observability), so gunicorn's access
+JSON as the app's. Requests are logged by the app (core.observability), so gunicorn's access
 log is off."""
 
 import os

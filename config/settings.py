@@ -54,13 +54,13 @@ INSTALLED_APPS = [
     "core",
     "csp",  # its system checks; the policy itself is the middleware's
     "axes",
-    "config.messaging",
+    "messaging",
     "sales",
     "delivery",
 ]
 
 MIDDLEWARE = [
-    "config.observability.RequestContextMiddleware",
+    "core.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -72,8 +72,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a log-in form's answer into the lockout page when axes locked the account.
     "axes.middleware.AxesMiddleware",
-    # A database error in a view is a 503 (config/errors.py), not a 500 with a traceback.
-    "config.errors.DatabaseErrorsMiddleware",
+    # A database error in a view is a 503 (core/errors.py), not a 500 with a traceback.
+    "core.errors.DatabaseErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -244,15 +244,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # DRF's JSON parser plus a depth limit and no lone surrogates: hostile bodies are a 400.
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Per user (or per address when anonymous) everywhere; per user and per address, and
     # stricter, on log-in, registration and placing orders (views name their throttle_scope).
-    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.RateLimitThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.RateLimitThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "anon": env.str("THROTTLE_ANON", default="120/min"),
@@ -279,7 +279,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.api.add_common_error_responses",
+        "core.api.add_common_error_responses",
     ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "sales.models.OrderStatus",
@@ -310,7 +310,7 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", defau
 # the first request then cannot complete the key, and its order rolls back.
 IDEMPOTENCY_KEY_LOCK_TIMEOUT = timedelta(seconds=10)
 
-# --- Messaging between the departments (config/messaging) ----------------------------------
+# --- Messaging between the departments (messaging) ----------------------------------
 MESSAGING_APPS = ["sales", "delivery"]
 # Which task of which department receives each message type.
 MESSAGING_ROUTES = {
@@ -374,7 +374,7 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # second worker while the first still holds it.
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=40)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=50)
-CELERY_BEAT_SCHEDULER = "config.beat:OutageTolerantScheduler"
+CELERY_BEAT_SCHEDULER = "core.beat:OutageTolerantScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sales.purge_idempotency_keys": {"task": "sales.purge_idempotency_keys", "schedule": timedelta(hours=1)},
     "sales.purge_messages": {"task": "sales.purge_messages", "schedule": timedelta(hours=1)},
@@ -387,12 +387,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "correlation": {"()": "config.context.CorrelationIdFilter"},
-        "no_task_arguments": {"()": "config.context.DropTaskArgumentsFilter"},
+        "correlation": {"()": "core.context.CorrelationIdFilter"},
+        "no_task_arguments": {"()": "core.context.DropTaskArgumentsFilter"},
     },
     "formatters": {
         "json": {
-            "()": "config.context.JsonFormatter",
+            "()": "core.context.JsonFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
         },
@@ -406,7 +406,7 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
-        # Our request log (config.observability) replaces Django's own lines for 4xx/5xx.
+        # Our request log (core.observability) replaces Django's own lines for 4xx/5xx.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
         # A consumed message gets one line of ours ("message consumed": type, result, correlation
@@ -438,10 +438,10 @@ PROMETHEUS_MULTIPROC_DIR = env.str(
 Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR  # read by prometheus_client on import
 
-# --- Error reporting (config/error_reporting.py says what an event may carry) ----------------
+# --- Error reporting (core/error_reporting.py says what an event may carry) ----------------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
-    from config.error_reporting import init_error_reporting
+    from core.error_reporting import init_error_reporting
 
     init_error_reporting(
         dsn=SENTRY_DSN,

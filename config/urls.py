@@ -9,9 +9,9 @@ from django.template.loader import get_template
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from config.api import JsonErrorsMixin
-from config.metrics import metrics_view
-from config.observability import healthz, readyz
+from core.api import JsonErrorsMixin
+from core.metrics import metrics_view
+from core.observability import healthz, readyz
 
 admin.site.site_header = "Order processing - staff"
 admin.site.site_title = "Order processing"
@@ -55,8 +55,8 @@ urlpatterns = [
     path("api/", include("sales.api.urls")),
 ]
 
-# Under /api/ these answer JSON; elsewhere Django's pages. A database outage is a 503 (config.errors).
-handler400 = "config.errors.bad_request"
-handler403 = "config.errors.permission_denied"
-handler404 = "config.errors.page_not_found"
-handler500 = "config.errors.server_error"
+# Under /api/ these answer JSON; elsewhere Django's pages. A database outage is a 503 (core.errors).
+handler400 = "core.errors.bad_request"
+handler403 = "core.errors.permission_denied"
+handler404 = "core.errors.page_not_found"
+handler500 = "core.errors.server_error"

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from config.messaging.admin import DeadLetterAdmin, OutboxMessageAdmin, ReadOnlyAdmin
 from delivery.models import DeadLetter, OutboxMessage, Shipment
+from messaging.admin import DeadLetterAdmin, OutboxMessageAdmin, ReadOnlyAdmin
 
 
 @admin.register(Shipment)

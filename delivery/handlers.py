@@ -1,8 +1,8 @@
 """How delivery applies the messages it receives."""
 
-from config.messaging.consumer import Outcome, consume
-from config.messaging.envelope import Envelope
 from delivery.services import shipment_create_from_order
+from messaging.consumer import Outcome, consume
+from messaging.envelope import Envelope
 from sales.contracts import OrderCreated
 
 

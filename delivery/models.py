@@ -1,7 +1,7 @@
 from django.db import models
 
-from config.ids import new_public_id
-from config.messaging.models import AbstractDeadLetter, AbstractInboxMessage, AbstractOutboxMessage
+from core.ids import new_public_id
+from messaging.models import AbstractDeadLetter, AbstractInboxMessage, AbstractOutboxMessage
 
 
 def new_shipment_id() -> str:

@@ -7,9 +7,9 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from config.messaging.outbox import outbox_write
 from delivery.contracts import ShipmentStatusChanged
 from delivery.models import Shipment, ShipmentStatus
+from messaging.outbox import outbox_write
 from sales.contracts import OrderCreated
 
 logger = logging.getLogger(__name__)

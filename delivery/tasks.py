@@ -2,9 +2,9 @@ from typing import Any
 
 from celery import shared_task
 
-from config.messaging.consumer import Outcome
-from config.messaging.tasks import ConsumerTask
 from delivery import handlers
+from messaging.consumer import Outcome
+from messaging.tasks import ConsumerTask
 
 
 @shared_task(base=ConsumerTask, name="delivery.order_created")

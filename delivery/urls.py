@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from config.ids import PublicIdConverter
+from core.ids import PublicIdConverter
 from delivery import views
 
 # A shipment id that cannot exist (a NUL, 10,000 characters) is a 404 before any query.

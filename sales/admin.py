@@ -6,7 +6,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.messaging.admin import DeadLetterAdmin, OutboxMessageAdmin
+from messaging.admin import DeadLetterAdmin, OutboxMessageAdmin
 from sales import services
 from sales.models import DeadLetter, IdempotencyKey, Order, OrderLine, OrderStatusChange, OutboxMessage, Product
 

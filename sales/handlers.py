@@ -1,8 +1,8 @@
 """How sales applies the messages it receives."""
 
-from config.messaging.consumer import Outcome, consume
-from config.messaging.envelope import Envelope
 from delivery.contracts import ShipmentStatusChanged
+from messaging.consumer import Outcome, consume
+from messaging.envelope import Envelope
 from sales.services import order_status_advance
 
 

@@ -2,8 +2,8 @@ from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
-from config.ids import new_public_id
-from config.messaging.models import AbstractDeadLetter, AbstractInboxMessage, AbstractOutboxMessage
+from core.ids import new_public_id
+from messaging.models import AbstractDeadLetter, AbstractInboxMessage, AbstractOutboxMessage
 
 
 def new_order_id() -> str:

@@ -19,7 +19,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from config.messaging.outbox import outbox_write
+from messaging.outbox import outbox_write
 from sales.contracts import OrderCreated, OrderCreatedAddress, OrderCreatedItem
 from sales.models import IdempotencyKey, Order, OrderLine, OrderStatus, OrderStatusChange, Product
 from sales.tokens import LoginRefreshToken, token_matches_password

@@ -2,8 +2,8 @@ from typing import Any
 
 from celery import shared_task
 
-from config.messaging.consumer import Outcome
-from config.messaging.tasks import ConsumerTask
+from messaging.consumer import Outcome
+from messaging.tasks import ConsumerTask
 from sales import handlers
 from sales.services import idempotency_keys_purge, tokens_purge_expired
 

@@ -6,9 +6,9 @@ from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from config.celery import task_named
-from config.messaging import transport
 from core.db import breaker
+from messaging import transport
+from messaging.transport import task_named
 from tests.factories import ClerkFactory, CustomerFactory, ProductFactory, StaffFactory
 from tests.integration.stack import Stack, url_of_test_database
 

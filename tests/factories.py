@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from config.messaging.envelope import Envelope
 from delivery.models import Shipment
+from messaging.envelope import Envelope
 from sales.models import IdempotencyKey, Order, OrderLine, OrderStatus, OrderStatusChange, Product
 from sales.models import OutboxMessage as SalesOutboxMessage
 

@@ -8,8 +8,8 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.api import ErrorSerializer
-from config.ids import PUBLIC_ID_PATTERN
+from core.api import ErrorSerializer
+from core.ids import PUBLIC_ID_PATTERN
 from delivery import selectors, services
 from delivery.api.serializers import ShipmentSerializer, ShipSerializer
 from delivery.models import Shipment, ShipmentStatus

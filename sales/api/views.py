@@ -16,9 +16,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from config import metrics
-from config.api import ErrorSerializer
-from config.ids import PUBLIC_ID_PATTERN
+from core import metrics
+from core.api import ErrorSerializer
+from core.ids import PUBLIC_ID_PATTERN
 from sales import selectors, services
 from sales.api.serializers import (
     LogInSerializer,

@@ -98,7 +98,7 @@ def test_behind_a_proxy_the_forwarded_scheme_is_trusted_only_when_asked():
     [("", "False - -\n"), ("https://public@sentry.example.invalid/1", "True staging abc123\n")],
 )
 def test_sentry_is_on_only_with_a_dsn(dsn, expected):
-    # What its events may carry: tests/config/test_error_reporting.py.
+    # What its events may carry: tests/core/test_error_reporting.py.
     env = {**PRODUCTION, "SENTRY_DSN": dsn, "SENTRY_ENVIRONMENT": "staging", "SENTRY_RELEASE": "abc123"}
     code = (
         "import sentry_sdk; c = sentry_sdk.get_client(); "

@@ -10,11 +10,11 @@ import pytest
 import redis
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from config.messaging.models import OutboxState
 from delivery.models import DeadLetter as DeliveryDeadLetter
 from delivery.models import InboxMessage as DeliveryInbox
 from delivery.models import OutboxMessage as DeliveryOutbox
 from delivery.models import Shipment
+from messaging.models import OutboxState
 from sales.models import DeadLetter as SalesDeadLetter
 from sales.models import InboxMessage as SalesInbox
 from sales.models import Order, OrderStatusChange

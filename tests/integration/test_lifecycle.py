@@ -7,11 +7,11 @@ import time
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from config.messaging.models import OutboxState
 from delivery.models import DeadLetter as DeliveryDeadLetter
 from delivery.models import InboxMessage as DeliveryInbox
 from delivery.models import OutboxMessage as DeliveryOutbox
 from delivery.models import Shipment
+from messaging.models import OutboxState
 from sales.models import Order, OrderStatusChange
 from sales.models import OutboxMessage as SalesOutbox
 from tests.factories import ADDRESS, ClerkFactory, CustomerFactory, ProductFactory

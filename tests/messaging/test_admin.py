@@ -1,8 +1,8 @@
 import pytest
 
-from config.messaging.models import OutboxState
 from delivery.models import DeadLetter as DeliveryDeadLetter
 from delivery.models import Shipment
+from messaging.models import OutboxState
 from sales.models import OutboxMessage as SalesOutbox
 from tests.conftest import session_client
 from tests.factories import SalesOutboxMessageFactory, ShipmentFactory

@@ -1,7 +1,7 @@
 import pytest
 
-from config.messaging.envelope import Envelope, InvalidMessage, key_id, verify
 from delivery.contracts import ShipmentStatusChanged
+from messaging.envelope import Envelope, InvalidMessage, key_id, verify
 from sales.contracts import OrderCreated, OrderCreatedAddress, OrderCreatedItem
 
 ORDER_CREATED = OrderCreated(

@@ -10,17 +10,17 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.celery import task_named
-from config.context import current_correlation_id
-from config.messaging.consumer import dead_letter_redrive
-from config.messaging.envelope import Envelope
-from config.messaging.models import OutboxState
-from config.messaging.outbox import outbox_write, relay_batch
+from core.context import current_correlation_id
 from delivery.models import DeadLetter as DeliveryDeadLetter
 from delivery.models import InboxMessage as DeliveryInbox
 from delivery.models import OutboxMessage as DeliveryOutbox
 from delivery.models import Shipment
 from delivery.services import shipment_mark_delivered, shipment_mark_shipped
+from messaging.consumer import dead_letter_redrive
+from messaging.envelope import Envelope
+from messaging.models import OutboxState
+from messaging.outbox import outbox_write, relay_batch
+from messaging.transport import task_named
 from sales.contracts import OrderCreated
 from sales.models import DeadLetter as SalesDeadLetter
 from sales.models import Order, OrderStatusChange

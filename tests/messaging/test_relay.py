@@ -8,8 +8,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from kombu.exceptions import EncodeError
 
-from config.messaging.models import OutboxState
-from config.messaging.outbox import (
+from messaging.models import OutboxState
+from messaging.outbox import (
     RelayResult,
     acknowledge,
     messages_purge,
@@ -20,7 +20,7 @@ from config.messaging.outbox import (
 )
 from sales.models import InboxMessage as SalesInbox
 from sales.models import OutboxMessage as SalesOutbox
-from tests.config.test_operations import scrape
+from tests.core.test_operations import scrape
 from tests.factories import SalesOutboxMessageFactory
 
 

@@ -9,8 +9,8 @@ from celery import Celery
 from django.conf import settings
 from kombu.exceptions import EncodeError, OperationalError
 
-from config.messaging import transport
-from config.messaging.envelope import Envelope
+from messaging import transport
+from messaging.envelope import Envelope
 from tests.integration.stack import free_port
 
 

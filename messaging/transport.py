@@ -8,9 +8,9 @@ socket timeouts in the broker settings; the outbox does the retrying.
 from typing import Any
 
 import redis
+from celery import Task
+from celery import current_app as celery_app  # the project's app (config/celery.py), set as current
 from django.conf import settings
-
-from config.celery import app as celery_app
 
 ACK_TYPE = "message.acknowledged"
 
@@ -66,3 +66,11 @@ def busy_queues() -> set[str]:
     with celery_app.connection_for_write() as connection:
         client = connection.default_channel.client
         return {queue for queue in settings.MESSAGING_APPS if client.llen(queue)}
+
+
+def task_named(name: str) -> Task:
+    """A registered task by name, in any process (a worker has them all imported; the web
+    process imports the task modules on first use)."""
+    if name not in celery_app.tasks:  # importing again would also set Django (and logging) up again
+        celery_app.loader.import_default_modules()
+    return celery_app.tasks[name]

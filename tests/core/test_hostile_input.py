@@ -1,10 +1,10 @@
-"""Hostile request bodies are a 400 with a JSON ``detail``, never a 500 (config/parsers.py)."""
+"""Hostile request bodies are a 400 with a JSON ``detail``, never a 500 (core/parsers.py)."""
 
 import json
 
 import pytest
 
-from config.parsers import MAX_DEPTH, too_deep
+from core.parsers import MAX_DEPTH, too_deep
 from sales.models import IdempotencyKey, Order, Product
 from tests.factories import ADDRESS
 

@@ -9,11 +9,11 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from config import metrics
-from config.errors import DATABASE_ERRORS
-from config.messaging.consumer import Outcome, consume_acknowledgement, dead_letter_record
-from config.messaging.outbox import messages_purge
-from config.messaging.transport import BROKER_AWAY
+from core import metrics
+from core.errors import DATABASE_ERRORS
+from messaging.consumer import Outcome, consume_acknowledgement, dead_letter_record
+from messaging.outbox import messages_purge
+from messaging.transport import BROKER_AWAY
 
 logger = logging.getLogger(__name__)
 

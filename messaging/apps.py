@@ -5,6 +5,6 @@ class MessagingConfig(AppConfig):
     """The transport shared by the departments. It has no tables of its own (each department
     keeps its outbox, inbox and dead letters); it is an app for its tasks and relay command."""
 
-    name = "config.messaging"
+    name = "messaging"
     label = "messaging"
     verbose_name = "Messaging"

@@ -6,7 +6,7 @@ A database that cannot be reached or does not answer in time (``OperationalError
 dropped, statement or lock timeout; ``InterfaceError``: a connection already closed) is not a
 bug but an outage the client should wait out: a 503 with ``Retry-After``, wherever the error
 was raised while handling the request (authentication, a view, a middleware saving the session).
-DRF views map it in ``config.api.exception_handler``, other views in ``DatabaseErrorsMiddleware``;
+DRF views map it in ``core.api.exception_handler``, other views in ``DatabaseErrorsMiddleware``;
 what is raised elsewhere (a middleware saving the session) reaches ``server_error``.
 """
 

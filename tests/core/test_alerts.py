@@ -8,10 +8,10 @@ import pytest
 import yaml
 from django.conf import settings
 
-from config.celery import task_named
-from config.messaging.models import OutboxState
-from config.messaging.outbox import relay_batch
-from tests.config.test_operations import scrape
+from messaging.models import OutboxState
+from messaging.outbox import relay_batch
+from messaging.transport import task_named
+from tests.core.test_operations import scrape
 from tests.factories import SalesOutboxMessageFactory
 
 ALERTS = Path(__file__).resolve().parents[2] / "docs" / "alerts.yml"

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_GET
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from config import metrics
-from config.context import current_correlation_id
+from core import metrics
+from core.context import current_correlation_id
 from core.db import deadline
 
 logger = logging.getLogger("config.requests")

@@ -6,9 +6,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.messaging.consumer import dead_letter_redrive
-from config.messaging.models import AbstractDeadLetter, AbstractOutboxMessage, DeadLetterState, OutboxState
-from config.messaging.outbox import outbox_redrive
+from messaging.consumer import dead_letter_redrive
+from messaging.models import AbstractDeadLetter, AbstractOutboxMessage, DeadLetterState, OutboxState
+from messaging.outbox import outbox_redrive
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -17,12 +17,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config import metrics
-from config.context import current_correlation_id
-from config.messaging.envelope import Envelope, InvalidMessage, verify
-from config.messaging.models import AbstractDeadLetter, DeadLetterState
-from config.messaging.outbox import acknowledge, inbox_model, write_envelope
-from config.messaging.transport import ACK_TYPE
+from core import metrics
+from core.context import current_correlation_id
+from messaging.envelope import Envelope, InvalidMessage, verify
+from messaging.models import AbstractDeadLetter, DeadLetterState
+from messaging.outbox import acknowledge, inbox_model, write_envelope
+from messaging.transport import ACK_TYPE, task_named
 
 logger = logging.getLogger(__name__)
 
@@ -166,8 +166,6 @@ def _uuid_or_none(value: Any) -> uuid.UUID | None:
 def dead_letter_redrive(*, dead_letter: AbstractDeadLetter) -> bool:
     """Run a dead letter through its consumer again, now. True if it was applied (or had been
     already); a message that still cannot be trusted or applied stays dead, with the new error."""
-    from config.celery import task_named  # not at import time: tasks import this module
-
     try:
         outcome = task_named(dead_letter.task_name).run(dead_letter.envelope)
     except Exception as exc:

@@ -7,7 +7,7 @@ import pytest
 from django.db import DataError, IntegrityError, connection, transaction
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from config.context import JsonFormatter
+from core.context import JsonFormatter
 from tests.factories import CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

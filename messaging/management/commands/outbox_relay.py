@@ -7,8 +7,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from config.errors import DATABASE_ERRORS
-from config.messaging.outbox import relay_batch
+from core.errors import DATABASE_ERRORS
+from messaging.outbox import relay_batch
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from config.error_reporting import before_breadcrumb, before_send
+from core.error_reporting import before_breadcrumb, before_send
 from tests.factories import PASSWORD, CustomerFactory, ProductFactory
 from tests.integration.stack import Stack, url_of_test_database, wait_until
 

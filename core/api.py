@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from config.errors import DATABASE_ERRORS, RETRY_AFTER_SECONDS, UNAVAILABLE
+from core.errors import DATABASE_ERRORS, RETRY_AFTER_SECONDS, UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +26,8 @@ class Pagination(PageNumberPagination):
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, but every error body carries a top-level ``detail`` (API.md), a database
-    outage is a 503 (see config.errors) and a body over DATA_UPLOAD_MAX_MEMORY_SIZE a 413.
-    Anything else unhandled goes on to Django and ``config.errors.server_error``."""
+    outage is a 503 (see core.errors) and a body over DATA_UPLOAD_MAX_MEMORY_SIZE a 413.
+    Anything else unhandled goes on to Django and ``core.errors.server_error``."""
     if isinstance(exc, DATABASE_ERRORS):
         # Raised from authentication, throttling, the view or a serializer alike. No traceback:
         # the outage is the news, and it would be logged on every request while it lasts.

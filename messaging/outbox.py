@@ -21,11 +21,11 @@ from django.db import Error as DatabaseFailure
 from django.db import transaction
 from django.utils import timezone
 
-from config import metrics
-from config.context import current_correlation_id
-from config.messaging import transport
-from config.messaging.envelope import Contract, Envelope
-from config.messaging.models import AbstractInboxMessage, AbstractOutboxMessage, OutboxState
+from core import metrics
+from core.context import current_correlation_id
+from messaging import transport
+from messaging.envelope import Contract, Envelope
+from messaging.models import AbstractInboxMessage, AbstractOutboxMessage, OutboxState
 
 logger = logging.getLogger(__name__)
 

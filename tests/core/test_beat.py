@@ -1,12 +1,12 @@
-"""Celery beat lives through a database outage (config/beat.py)."""
+"""Celery beat lives through a database outage (core/beat.py)."""
 
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
 
-from config.beat import OutageTolerantScheduler
 from config.celery import app
+from core.beat import OutageTolerantScheduler
 from core.db import breaker
 from tests.outages import database_unreachable
 
@@ -39,7 +39,7 @@ def test_beat_started_while_the_database_is_away_waits_for_it(monkeypatch):
             outage.__exit__(None, None, None)
             breaker.reset()  # as its cooldown would
 
-    monkeypatch.setattr("config.beat.time.sleep", sleep)
+    monkeypatch.setattr("core.beat.time.sleep", sleep)
 
     scheduler = OutageTolerantScheduler(app=app)
 

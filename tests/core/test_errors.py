@@ -1,5 +1,5 @@
 """Every answer under /api/ is JSON, errors included; the pages elsewhere keep Django's HTML; a
-database that is unreachable or times out is a 503 with Retry-After (config/errors.py)."""
+database that is unreachable or times out is a 503 with Retry-After (core/errors.py)."""
 
 from contextlib import contextmanager
 
@@ -64,7 +64,7 @@ def test_a_host_not_allowed_is_a_json_400_under_api(anon_client):
 
 
 @pytest.mark.django_db
-@pytest.mark.urls("tests.config.broken_urls")
+@pytest.mark.urls("tests.core.broken_urls")
 @pytest.mark.parametrize("path", ["/api/broken/", "/api/broken-plain/"])
 def test_an_unhandled_error_under_api_is_a_json_500_without_a_traceback(client_seeing_500s, path):
     response = client_seeing_500s.get(path)
@@ -73,7 +73,7 @@ def test_an_unhandled_error_under_api_is_a_json_500_without_a_traceback(client_s
 
 
 @pytest.mark.django_db
-@pytest.mark.urls("tests.config.broken_urls")
+@pytest.mark.urls("tests.core.broken_urls")
 def test_an_unhandled_error_on_a_page_is_djangos_html_500(client_seeing_500s):
     response = client_seeing_500s.get("/broken/")
 
@@ -180,7 +180,7 @@ def test_a_database_down_is_a_short_503_page_on_the_clerk_pages(clerk_browser, d
     response = browser.get("/delivery/")
 
     # One warning line, no traceback logged (nor reported to Sentry) for every request of an outage.
-    assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records if r.name == "config.errors"] == [
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records if r.name == "core.errors"] == [
         ("WARNING", "database unavailable", None)
     ]
     assert [r for r in caplog.records if r.exc_info] == []
