@@ -1,4 +1,4 @@
-.PHONY: run stop test lint format lock
+.PHONY: run stop test test-fast lint format lock
 
 run:  ## the whole system (web, workers, beat) with demo data
 	scripts/run.sh
@@ -9,6 +9,9 @@ stop:  ## stop what `make run` started (its processes, and the private Redis it 
 
 test:  ## lint and the whole test suite against real PostgreSQL and Redis
 	scripts/test.sh
+
+test-fast:  ## lint and the tests that need no live system, browser or fuzzing (about a minute)
+	TEST_FAST=1 scripts/test.sh -m "not integration and not browser" --ignore=tests/fuzz
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

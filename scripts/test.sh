@@ -8,8 +8,9 @@ cd "$ROOT"
 ensure_venv
 ensure_postgres "${PG_PORT:-54329}"
 ensure_redis "${REDIS_PORT:-6391}"
-# The browser tests drive Debian's Chromium (never a browser downloaded by a test tool).
-[ -x /usr/bin/chromium ] || apt_install chromium
+# The browser tests drive Debian's Chromium (never a browser downloaded by a test tool);
+# `make test-fast` runs none, so it needs none.
+[ -n "${TEST_FAST:-}" ] || [ -x /usr/bin/chromium ] || apt_install chromium
 
 say "lint: ruff, import-linter"
 ruff check .

@@ -12,6 +12,8 @@ import pytest
 from tests.config.test_settings import PRODUCTION
 from tests.integration.stack import free_port, wait_until
 
+pytestmark = pytest.mark.integration  # starts gunicorn
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
