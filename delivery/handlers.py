@@ -1,6 +1,10 @@
-"""How delivery applies the messages it receives."""
+"""How delivery applies the messages it receives: each handler turns the other department's
+contract into delivery's own arguments."""
 
-from delivery.services import shipment_create_from_order
+from dataclasses import asdict
+from datetime import datetime
+
+from delivery.services import ShipmentItem, shipment_create
 from messaging.consumer import Outcome, consume
 from messaging.envelope import Envelope
 from sales.contracts import OrderCreated
@@ -17,4 +21,9 @@ def order_created(envelope: dict) -> Outcome:
 
 
 def _create_shipment(message: OrderCreated, envelope: Envelope) -> None:
-    shipment_create_from_order(order=message)
+    shipment_create(
+        order_id=message.order_id,
+        items=[ShipmentItem(sku=item.sku, name=item.name, quantity=item.quantity) for item in message.items],
+        shipping_address=asdict(message.shipping_address),
+        order_created_at=datetime.fromisoformat(message.created_at),
+    )

@@ -1,6 +1,7 @@
 """Delivery business logic. Every write of the delivery department goes through a function here."""
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -10,7 +11,6 @@ from django.utils import timezone
 from delivery.contracts import ShipmentStatusChanged
 from delivery.models import Shipment, ShipmentStatus
 from messaging.outbox import outbox_write
-from sales.contracts import OrderCreated
 
 logger = logging.getLogger(__name__)
 
@@ -25,18 +25,27 @@ class ShipmentChange:
     changed: bool
 
 
-def shipment_create_from_order(*, order: OrderCreated) -> Shipment:
+@dataclass(frozen=True)
+class ShipmentItem:
+    sku: str
+    name: str
+    quantity: int
+
+
+def shipment_create(
+    *, order_id: str, items: Sequence[ShipmentItem], shipping_address: Mapping[str, str], order_created_at: datetime
+) -> Shipment:
     """The shipment of a new order; for an order that has one already, that one (unchanged)."""
     shipment, created = Shipment.objects.get_or_create(
-        order_id=order.order_id,
+        order_id=order_id,
         defaults={
-            "items": [{"sku": item.sku, "name": item.name, "quantity": item.quantity} for item in order.items],
-            "shipping_address": asdict(order.shipping_address),
-            "order_created_at": datetime.fromisoformat(order.created_at),
+            "items": [asdict(item) for item in items],
+            "shipping_address": dict(shipping_address),
+            "order_created_at": order_created_at,
         },
     )
     if created:
-        logger.info("shipment created", extra={"shipment_id": shipment.id, "order_id": order.order_id})
+        logger.info("shipment created", extra={"shipment_id": shipment.id, "order_id": order_id})
     return shipment
 
 

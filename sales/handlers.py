@@ -1,9 +1,14 @@
-"""How sales applies the messages it receives."""
+"""How sales applies the messages it receives: each handler turns the other department's
+contract into sales' own arguments."""
 
-from delivery.contracts import ShipmentStatusChanged
+from delivery.contracts import DELIVERED, SHIPPED, ShipmentStatusChanged
 from messaging.consumer import Outcome, consume
 from messaging.envelope import Envelope
+from sales.models import OrderStatus
 from sales.services import order_status_advance
+
+# Delivery's shipment statuses, as the order statuses they move an order to.
+ORDER_STATUS_FOR = {SHIPPED: OrderStatus.SHIPPED, DELIVERED: OrderStatus.DELIVERED}
 
 
 def shipment_status_changed(envelope: dict) -> Outcome:
@@ -19,7 +24,7 @@ def shipment_status_changed(envelope: dict) -> Outcome:
 def _advance_order(message: ShipmentStatusChanged, envelope: Envelope) -> None:
     order_status_advance(
         order_id=message.order_id,
-        status=message.status,
+        status=ORDER_STATUS_FOR[message.status],
         occurred_at=message.occurred,
         source="delivery",
         reason=f"{envelope.type} {envelope.id}",

@@ -4,12 +4,12 @@ import pytest
 
 from delivery.models import OutboxMessage, Shipment
 from delivery.services import (
+    ShipmentItem,
     ShipmentNotShipped,
-    shipment_create_from_order,
+    shipment_create,
     shipment_mark_delivered,
     shipment_mark_shipped,
 )
-from sales.contracts import OrderCreated, OrderCreatedAddress, OrderCreatedItem
 from tests.factories import ShipmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -66,17 +66,16 @@ def test_a_second_ship_keeps_the_first_tracking_number():
 
 
 def test_one_shipment_per_order_whatever_the_number_of_calls():
-    order = OrderCreated(
-        order_id="ORD-ONE",
-        items=(OrderCreatedItem(sku="MUG-1", name="Mug", quantity=3),),
-        shipping_address=OrderCreatedAddress(
-            name="Ada", line1="Main St 1", line2="", city="Berlin", postal_code="10115", country="DE"
-        ),
-        created_at="2026-11-28T10:00:00+00:00",
-    )
+    order = {
+        "order_id": "ORD-ONE",
+        "items": [ShipmentItem(sku="MUG-1", name="Mug", quantity=3)],
+        "shipping_address": {"name": "Ada", "line1": "Main St 1", "line2": "", "city": "Berlin",
+                             "postal_code": "10115", "country": "DE"},
+        "order_created_at": datetime(2026, 11, 28, 10, 0, tzinfo=UTC),
+    }  # fmt: skip
 
-    first = shipment_create_from_order(order=order)
-    second = shipment_create_from_order(order=order)
+    first = shipment_create(**order)
+    second = shipment_create(**order)
 
     assert first.pk == second.pk
     assert Shipment.objects.count() == 1
