@@ -2,7 +2,7 @@
 database outage. The library catches database errors when it checks for changes and when it
 saves run times, but not when it reads the schedule (at start, after a change, and every five
 minutes), so an outage at one of those moments ended the process. Here beat keeps the schedule
-it has and reads it again once the database answers."""
+it has and reads it again once the database answers. See docs/adr/0008-beat-outage-tolerant-scheduler.md."""
 
 import logging
 import time

@@ -8,7 +8,7 @@ exits for good. Nothing needs giving back at that moment: kombu also keeps each 
 message in Redis, and hands it out again after the visibility timeout; and if Redis lost it,
 the producer's outbox sends it again. So the failure is logged and the worker carries on and
 reconnects. Selected with ``CELERY_BROKER_TRANSPORT``; the URL stays ``redis://``/``rediss://``.
-"""
+See docs/adr/0009-kombu-transport-workaround.md."""
 
 import logging
 from typing import Any

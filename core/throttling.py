@@ -6,7 +6,7 @@ against ``<scope>`` per user (per address when anonymous) and ``<scope>_address`
 whoever asks. Each limit is a fixed window (the rate's second, minute, hour or day): one
 ``INCR`` and one ``EXPIRE`` per limit, all in a single pipeline. A broken limiter must never stop
 customers from placing orders, so any Redis error lets the request through.
-"""
+See docs/adr/0004-single-round-trip-throttle.md and docs/operations.md."""
 
 import logging
 import time

@@ -4,7 +4,7 @@ Delivery is at-least-once (the producer sends until acknowledged, the broker may
 the consumer records each message id in its inbox in the same transaction as the message's
 effect: a duplicate finds the id and changes nothing. Effects therefore happen exactly once.
 Every message, first copy or duplicate, is acknowledged, so the producer stops sending it.
-"""
+See docs/messaging.md."""
 
 import logging
 import uuid

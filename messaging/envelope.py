@@ -4,7 +4,7 @@ A message is a JSON object: id, type, version, occurred_at, correlation_id, sour
 key_id and signature. The signature is HMAC-SHA256, keyed with MESSAGE_SIGNING_KEY, over the
 canonical JSON of every other field. ``key_id`` names the key (a hash of it), so during a key
 rotation messages signed with the old key (MESSAGE_SIGNING_OLD_KEYS) are still accepted.
-"""
+See docs/messaging.md."""
 
 import hashlib
 import hmac

@@ -5,7 +5,7 @@ the relay with exponential backoff and jitter, a bounded number of times, then m
 A publish that fails because the broker is away costs no attempt: the message waits for the
 broker, however long (outbox_oldest_pending_age_seconds shows the wait). One that fails for any
 other reason (a module missing, a message that cannot be encoded) counts as an attempt, so a
-fault that never heals ends in a dead message instead of a message pending for ever."""
+fault that never heals ends in a dead message instead of a message pending for ever. See docs/messaging.md."""
 
 import logging
 import random

@@ -15,7 +15,7 @@ a web process answers 503 in milliseconds and keeps its threads free (README, Op
 The breaker is only ever checked before anything is sent: a statement already on its way (a
 COMMIT above all) is never abandoned because another thread found the server gone, only at its
 own deadline, so that "failed" means failed as often as the server allows.
-"""
+See docs/adr/0006-bounded-database-waits-and-a-breaker.md and docs/operations.md."""
 
 import select
 import threading
