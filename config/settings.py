@@ -1,4 +1,4 @@
-"""Django settings, read from the environment (see the README's Environment table).
+"""Django settings, read from the environment (every variable: docs/operations.md).
 
 Production settings have no defaults: with DJANGO_DEBUG off the process refuses to start
 without DJANGO_SECRET_KEY, MESSAGE_SIGNING_KEY and DATABASE_URL.

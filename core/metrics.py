@@ -3,7 +3,7 @@
 Every process (gunicorn workers, Celery workers, the relay) writes its counters and histograms to
 files in PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode, set up in settings);
 ``/metrics`` adds them all up. Outbox gauges are read from the database at scrape time, so they
-are right whichever process asks. The README lists every metric.
+are right whichever process asks. docs/operations.md lists every metric.
 """
 
 from collections.abc import Iterator

@@ -11,7 +11,7 @@ attempt or query waits longer than its deadline, after which the connection is d
 
 A process that has just seen the database fail that way opens a breaker for a moment: new
 connections and new statements fail at once instead of each waiting for its own deadline, so
-a web process answers 503 in milliseconds and keeps its threads free (README, Operating it).
+a web process answers 503 in milliseconds and keeps its threads free (docs/operations.md, docs/adr/0006).
 The breaker is only ever checked before anything is sent: a statement already on its way (a
 COMMIT above all) is never abandoned because another thread found the server gone, only at its
 own deadline, so that "failed" means failed as often as the server allows.

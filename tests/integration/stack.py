@@ -103,7 +103,7 @@ class Stack:
         }
         self.processes: dict[str, subprocess.Popen] = {}
         # Like a process supervisor in production: a worker that exits on its own is started
-        # again. (kombu 5.7 can crash a worker when Redis dies under it; see the README.)
+        # again. (kombu 5.7 can crash a worker when Redis dies under it; see docs/adr/0009.)
         self.worker_restarts = 0
         self._stopping = threading.Event()
         self._lock = threading.Lock()
