@@ -8,6 +8,10 @@ from typing import Any, ClassVar, Self
 SHIPPED = "shipped"
 DELIVERED = "delivered"
 
+# The users who work on shipments (API.md): the group's members have delivery's permissions,
+# which the migration that makes the group grants it.
+CLERKS_GROUP = "Delivery clerks"
+
 
 @dataclass(frozen=True)
 class ShipmentStatusChanged:

@@ -50,7 +50,7 @@ def shipment_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "delivery/shipment_list.html",
-        {"filters": filters, "page": page, "query": query.urlencode(), "here": request.get_full_path()},
+        {"filters": filters, "page": page, "query": query.urlencode(), "current_page": request.get_full_path()},
     )
 
 
@@ -58,7 +58,9 @@ def shipment_list(request: HttpRequest) -> HttpResponse:
 @clerk_required
 def shipment_detail(request: HttpRequest, shipment_id: str) -> HttpResponse:
     shipment = get_object_or_404(Shipment, pk=shipment_id)
-    return render(request, "delivery/shipment_detail.html", {"shipment": shipment, "here": request.get_full_path()})
+    return render(
+        request, "delivery/shipment_detail.html", {"shipment": shipment, "current_page": request.get_full_path()}
+    )
 
 
 @require_POST

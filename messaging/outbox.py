@@ -185,7 +185,7 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
                 )
                 continue
             try:
-                if _patient(row, now):
+                if _may_wait_for_a_busy_queue(row, now):
                     if busy_queues is None:
                         busy_queues = transport.busy_queues()
                     if transport.queue_for(row.envelope) in busy_queues:
@@ -232,7 +232,7 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
     return RelayResult(sent=sent, dead=dead, failed=failed, broker_down=broker_down)
 
 
-def _patient(row: AbstractOutboxMessage, now: datetime) -> bool:
+def _may_wait_for_a_busy_queue(row: AbstractOutboxMessage, now: datetime) -> bool:
     """A sent, unacknowledged message young enough to wait for a busy consumer rather than be
     sent again; past MESSAGING_RESEND_PATIENCE it is sent again whatever the queue."""
     return row.attempts > 0 and row.sent_at is not None and now - row.created_at < settings.MESSAGING_RESEND_PATIENCE

@@ -1,18 +1,18 @@
-"""Celery plumbing of the transport: the base class of every consumer task, and the tasks
-each department gets for free (acknowledgements, clean-up)."""
+"""Celery plumbing of the transport: the base class of every consumer task. Each department
+declares its own tasks in its tasks module, these included: `<app>.message_acknowledged` (a
+ConsumerTask calling ``consume_acknowledgement``) and `<app>.purge_messages` (``messages_purge``)."""
 
 import logging
 from typing import Any
 
 import kombu.exceptions
-from celery import Task, shared_task
+from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from core import metrics
 from core.errors import DATABASE_ERRORS
-from messaging.consumer import Outcome, consume_acknowledgement, dead_letter_record
-from messaging.outbox import messages_purge
+from messaging.consumer import dead_letter_record
 from messaging.transport import BROKER_AWAY
 
 logger = logging.getLogger(__name__)
@@ -53,17 +53,3 @@ class ConsumerTask(Task):
             reason="failed after retries" if isinstance(exc, TRANSIENT_ERRORS) else "failed",
             error=repr(exc),
         )
-
-
-def _department_tasks(app_label: str) -> None:
-    @shared_task(base=ConsumerTask, name=f"{app_label}.message_acknowledged")
-    def message_acknowledged(envelope: dict[str, Any]) -> Outcome:
-        return consume_acknowledgement(envelope, app_label=app_label, task_name=f"{app_label}.message_acknowledged")
-
-    @shared_task(name=f"{app_label}.purge_messages", ignore_result=True)
-    def purge_messages() -> None:
-        messages_purge(app_label=app_label)
-
-
-for _app_label in settings.MESSAGING_APPS:
-    _department_tasks(_app_label)

@@ -2,7 +2,8 @@ from typing import Any
 
 from celery import shared_task
 
-from messaging.consumer import Outcome
+from messaging.consumer import Outcome, consume_acknowledgement
+from messaging.outbox import messages_purge
 from messaging.tasks import ConsumerTask
 from sales import handlers
 from sales.services import idempotency_keys_purge, tokens_purge_expired
@@ -21,3 +22,13 @@ def purge_idempotency_keys() -> None:
 @shared_task(name="sales.purge_expired_tokens", ignore_result=True)
 def purge_expired_tokens() -> None:
     tokens_purge_expired()
+
+
+@shared_task(base=ConsumerTask, name="sales.message_acknowledged")
+def message_acknowledged(envelope: dict[str, Any]) -> Outcome:
+    return consume_acknowledgement(envelope, app_label="sales", task_name="sales.message_acknowledged")
+
+
+@shared_task(name="sales.purge_messages", ignore_result=True)
+def purge_messages() -> None:
+    messages_purge(app_label="sales")

@@ -12,6 +12,10 @@ ensure_redis "${REDIS_PORT:-6391}"
 # `make test-fast` runs none, so it needs none.
 [ -n "${TEST_FAST:-}" ] || [ -x /usr/bin/chromium ] || apt_install chromium
 
+# Each run counts its own metrics (prometheus_client's multiprocess files): two runs at once
+# on one machine must not add up each other's counters.
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$(mktemp -d /tmp/order-processing-test-metrics.XXXXXX)}
+
 say "lint: ruff, import-linter"
 ruff check .
 ruff format --check .

@@ -4,10 +4,11 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 
 from delivery.models import Shipment
+from delivery.permissions import CLERK_PERMISSIONS, CLERKS_GROUP
 from messaging.envelope import Envelope
 from sales.models import IdempotencyKey, Order, OrderLine, OrderStatus, OrderStatusChange, Product
 from sales.models import OutboxMessage as SalesOutboxMessage
@@ -152,5 +153,11 @@ class ClerkFactory(UserFactory):
     @factory.post_generation
     def clerk_group(self, create, extracted, **kwargs):
         if create:
-            # get_or_create: the migration made the group, but a transactional test's flush empties it.
-            self.groups.add(Group.objects.get_or_create(name="Delivery clerks")[0])
+            # The migration made the group with its permissions, but a transactional test's flush
+            # empties the table: then it is made again here, as the migration makes it.
+            group, made = Group.objects.get_or_create(name=CLERKS_GROUP)
+            if made:
+                group.permissions.add(
+                    *Permission.objects.filter(content_type__app_label="delivery", codename__in=CLERK_PERMISSIONS)
+                )
+            self.groups.add(group)

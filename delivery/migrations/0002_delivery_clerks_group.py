@@ -1,6 +1,8 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
+# Literals, not imports: a migration is history and must not change when the code does.
+# (delivery.contracts.CLERKS_GROUP and delivery.permissions.CLERK_PERMISSIONS name them today.)
 CLERKS_GROUP = "Delivery clerks"
 PERMISSIONS = ["view_shipment", "change_shipment"]
 

@@ -204,7 +204,7 @@ class OrderFilter(django_filters.FilterSet):
         fields = ["status"]
 
 
-class Conflict(APIException):
+class IdempotencyKeyBusy(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "A request with this Idempotency-Key is still being processed; retry later."
     default_code = "idempotency_key_in_progress"
@@ -298,7 +298,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             _refused("unavailable", skus=[line.sku for line in exc.lines])
             return Response(body, status=status.HTTP_409_CONFLICT)
         except services.IdempotencyKeyInProgress as exc:  # another request took the key over
-            raise Conflict() from exc
+            raise IdempotencyKeyBusy() from exc
         except services.UnknownProducts as exc:
             self._release(record)
             _refused("unknown_product", skus=exc.skus)
@@ -331,7 +331,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         except services.IdempotencyKeyMismatch as exc:
             raise IdempotencyKeyReused() from exc
         except services.IdempotencyKeyInProgress as exc:
-            raise Conflict() from exc
+            raise IdempotencyKeyBusy() from exc
 
     def _replay(self, record: IdempotencyKey) -> Response:
         if record.order_id:

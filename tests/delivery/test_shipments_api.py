@@ -2,8 +2,9 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
+from delivery.contracts import CLERKS_GROUP
 from delivery.models import OutboxMessage, Shipment
 from tests.conftest import bearer_client
 from tests.factories import ShipmentFactory
@@ -14,7 +15,7 @@ ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
 def test_clerk_group_is_made_by_a_migration_with_its_permissions():
-    group = Group.objects.get(name="Delivery clerks")
+    group = Group.objects.get(name=CLERKS_GROUP)
 
     assert sorted(group.permissions.values_list("content_type__app_label", "codename")) == [
         ("delivery", "change_shipment"),
@@ -198,8 +199,23 @@ def test_anonymous_gets_401(anon_client):
 def test_group_membership_is_what_makes_a_clerk(customer):
     client = bearer_client(customer)
     before = client.get("/api/delivery/shipments/").status_code
-    customer.groups.add(Group.objects.get(name="Delivery clerks"))
+    customer.groups.add(Group.objects.get(name=CLERKS_GROUP))
 
     after = client.get("/api/delivery/shipments/").status_code
 
     assert (before, after) == (403, 200)
+
+
+def test_access_comes_from_the_permission_not_the_group_name(customer):
+    client = bearer_client(customer)
+    group = Group.objects.get(name=CLERKS_GROUP)
+    customer.groups.add(group)
+    change_shipment = Permission.objects.get(content_type__app_label="delivery", codename="change_shipment")
+    group.permissions.remove(change_shipment)
+    member_without_the_permission = client.get("/api/delivery/shipments/").status_code
+    customer.groups.clear()
+    customer.user_permissions.add(change_shipment)
+
+    granted_without_the_group = client.get("/api/delivery/shipments/").status_code
+
+    assert (member_without_the_permission, granted_without_the_group) == (403, 200)

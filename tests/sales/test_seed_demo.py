@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from delivery.contracts import CLERKS_GROUP
 from sales.models import Product
 from tests.factories import CustomerFactory, StaffFactory
 
@@ -18,7 +19,7 @@ PUBLISHED = {"customer": "demo-customer-2026", "clerk": "demo-clerk-2026", "staf
 def snapshot():
     users = list(User.objects.order_by("username").values("username", "password", "is_staff", "is_superuser"))
     products = list(Product.objects.order_by("sku").values())
-    groups = list(User.objects.filter(groups__name="Delivery clerks").values_list("username", flat=True))
+    groups = list(User.objects.filter(groups__name=CLERKS_GROUP).values_list("username", flat=True))
     return users, products, groups
 
 

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from delivery.contracts import CLERKS_GROUP
 from sales.models import Product
 
 CATALOGUE = [
@@ -24,7 +25,7 @@ CATALOGUE = [
 # (username, email, is_staff, is_superuser, group)
 ACCOUNTS = [
     ("customer", "customer@example.com", False, False, None),
-    ("clerk", "clerk@example.com", False, False, "Delivery clerks"),
+    ("clerk", "clerk@example.com", False, False, CLERKS_GROUP),
     ("staff", "staff@example.com", True, True, None),
 ]
 # What earlier versions gave these accounts, published in the README: an account that still has
