@@ -12,11 +12,14 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections
 
+from messaging import transport
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+transport.bind_app(app)  # what messages between the departments are sent with
 
 logger = logging.getLogger(__name__)
 

@@ -8,11 +8,25 @@ socket timeouts in the broker settings; the outbox does the retrying.
 from typing import Any
 
 import redis
-from celery import Task
-from celery import current_app as celery_app  # the project's app (config/celery.py), set as current
+from celery import Celery, Task
 from django.conf import settings
 
 ACK_TYPE = "message.acknowledged"
+
+# The project's Celery app. config/celery.py binds it when it makes it (the layers forbid an
+# import from here to config); Celery's "current app" would be whichever app was made last.
+_app: Celery | None = None
+
+
+def bind_app(app: Celery) -> None:
+    global _app
+    _app = app
+
+
+def celery_app() -> Celery:
+    if _app is None:
+        raise RuntimeError("No Celery app bound to the transport: import config.celery first.")
+    return _app
 
 
 def task_for(envelope: dict[str, Any]) -> str:
@@ -26,7 +40,7 @@ def queue_for(envelope: dict[str, Any]) -> str:
 
 
 def publish(envelope: dict[str, Any]) -> None:
-    celery_app.send_task(
+    celery_app().send_task(
         task_for(envelope),
         args=[envelope],
         queue=queue_for(envelope),
@@ -63,7 +77,7 @@ def broker_away(error: BaseException) -> bool:
 
 def busy_queues() -> set[str]:
     """The departments' queues that hold messages not yet taken by a worker."""
-    with celery_app.connection_for_write() as connection:
+    with celery_app().connection_for_write() as connection:
         client = connection.default_channel.client
         return {queue for queue in settings.MESSAGING_APPS if client.llen(queue)}
 
@@ -71,6 +85,7 @@ def busy_queues() -> set[str]:
 def task_named(name: str) -> Task:
     """A registered task by name, in any process (a worker has them all imported; the web
     process imports the task modules on first use)."""
-    if name not in celery_app.tasks:  # importing again would also set Django (and logging) up again
-        celery_app.loader.import_default_modules()
-    return celery_app.tasks[name]
+    app = celery_app()
+    if name not in app.tasks:  # importing again would also set Django (and logging) up again
+        app.loader.import_default_modules()
+    return app.tasks[name]

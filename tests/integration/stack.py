@@ -232,7 +232,7 @@ class Stack:
 
     def push_raw(self, task: str, envelope: dict) -> None:
         """Put a message on the broker as any producer would, bypassing the outbox."""
-        app = Celery("raw", broker=self.redis_url)
+        app = Celery("raw", broker=self.redis_url, set_as_current=False)
         app.conf.task_serializer = "json"
         app.send_task(task, args=[envelope], queue=task.split(".", 1)[0])
         app.close()

@@ -48,7 +48,7 @@ def broker_at(monkeypatch, settings):
     apps = []
 
     def point(url: str) -> None:
-        app = Celery("config")
+        app = Celery("config", set_as_current=False)
         app.config_from_object("django.conf:settings", namespace="CELERY")
         app.conf.broker_url = url
         app.conf.broker_transport_options = {
@@ -56,7 +56,7 @@ def broker_at(monkeypatch, settings):
             "socket_connect_timeout": 0.5,
             "socket_timeout": 0.5,
         }
-        monkeypatch.setattr(transport, "celery_app", app)
+        monkeypatch.setattr(transport, "_app", app)
         apps.append(app)
 
     yield point
