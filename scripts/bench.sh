@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark of the full stack on loopback (tests/load/bench.py): a throwaway PostgreSQL
+# Load benchmark of the full stack on loopback (load/bench.py): a throwaway PostgreSQL
 # unless DATABASE_URL names a server (a database "bench" is made on it), a private Redis,
 # gunicorn, the Celery workers (per queue) and the relay. Arguments go to the benchmark, e.g.
 #   scripts/bench.sh --levels 1,2,4 --seconds 10 --web-workers 2 --workers-per-queue 2
@@ -7,4 +7,4 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 prepare_load_run
-exec python -m tests.load.bench "$@"
+exec python -m load.bench "$@"

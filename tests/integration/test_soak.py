@@ -1,4 +1,4 @@
-"""The chaos soak (tests/load/soak.py), short: 12 s of orders and clerk changes while a worker
+"""The chaos soak (load/soak.py), short: 12 s of orders and clerk changes while a worker
 is killed, Redis restarted empty and the relay stopped; nothing may be lost or doubled.
 
 Placing orders is throttled here as in production (60/min per customer, 600/min per address),
@@ -7,8 +7,8 @@ which keeps the load within what this 2-core machine's consumers can drain as it
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from load.soak import check, soak
 from tests.factories import ADDRESS, ClerkFactory, CustomerFactory, ProductFactory
-from tests.load.soak import check, soak
 
 pytestmark = pytest.mark.integration
 

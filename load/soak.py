@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.load.bench import http_post, keep_placing, post_all, prepare_database, setup_django
+from load.bench import http_post, keep_placing, post_all, prepare_database, setup_django
 
 
 def soak(
@@ -40,7 +40,7 @@ def soak(
     from django.db import connection
 
     from delivery.models import Shipment
-    from tests.load.bench import Results
+    from load.bench import Results
 
     faults: list[str] = []
     stop = threading.Event()

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 
 
@@ -174,7 +174,7 @@ async def at_fixed_rate(
 
 
 ROLES = {"gunicorn": "web", "celery": "workers", "outbox_relay": "relay", "postgres": "postgresql",
-         "redis-server": "redis", "tests.load.bench": "load generator"}  # fmt: skip
+         "redis-server": "redis", "load.bench": "load generator"}  # fmt: skip
 
 
 def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
