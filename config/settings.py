@@ -311,7 +311,6 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", defau
 IDEMPOTENCY_KEY_LOCK_TIMEOUT = timedelta(seconds=10)
 
 # --- Messaging between the departments (messaging) ----------------------------------
-MESSAGING_APPS = ["sales", "delivery"]
 # Which task of which department receives each message type.
 MESSAGING_ROUTES = {
     "order.created": "delivery.order_created",

@@ -2,20 +2,15 @@
 
 Every process (gunicorn workers, Celery workers, the relay) writes its counters and histograms to
 files in PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode, set up in settings);
-``/metrics`` adds them all up. Outbox gauges are read from the database at scrape time, so they
-are right whichever process asks. docs/operations.md lists every metric.
+``/metrics`` adds them all up, with the collectors the apps register (messaging's outbox gauges, read
+from the database at scrape time). docs/operations.md lists every metric.
 """
 
-from collections.abc import Iterator
+from typing import Any
 
-from django.apps import apps
-from django.conf import settings
-from django.db.models import Count, Min
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["view", "method", "code"])
@@ -50,29 +45,19 @@ def http_request(*, view: str, method: str, code: int, seconds: float) -> None:
     HTTP_LATENCY.labels(view=view).observe(seconds)
 
 
-class OutboxCollector:
-    """Messages still in flight per department, and how old the oldest one is."""
+# Collectors that read their figures when scraped (e.g. messaging's outbox gauges), added by the
+# apps that own them when Django starts.
+_collectors: list[Any] = []
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        pending = GaugeMetricFamily("outbox_pending", "Messages not yet acknowledged (or sent)", labels=["app"])
-        oldest = GaugeMetricFamily(
-            "outbox_oldest_pending_age_seconds", "Age of the oldest message not yet acknowledged", labels=["app"]
-        )
-        now = timezone.now()
-        for app_label in settings.MESSAGING_APPS:
-            outbox = apps.get_model(app_label, "OutboxMessage")
-            row = outbox.objects.filter(state__in=["pending", "awaiting_ack"]).aggregate(
-                count=Count("pk"), oldest=Min("created_at")
-            )
-            pending.add_metric([app_label], row["count"])
-            oldest.add_metric([app_label], (now - row["oldest"]).total_seconds() if row["oldest"] else 0.0)
-        yield pending
-        yield oldest
+
+def register_collector(collector: Any) -> None:
+    _collectors.append(collector)
 
 
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
-    registry.register(OutboxCollector())
+    for collector in _collectors:
+        registry.register(collector)
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -8,3 +8,9 @@ class MessagingConfig(AppConfig):
     name = "messaging"
     label = "messaging"
     verbose_name = "Messaging"
+
+    def ready(self) -> None:
+        from core.metrics import register_collector
+        from messaging.metrics import OutboxCollector
+
+        register_collector(OutboxCollector())

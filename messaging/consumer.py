@@ -12,7 +12,6 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, Protocol, Self, TypeVar
 
-from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -21,7 +20,8 @@ from core import metrics
 from core.context import current_correlation_id
 from messaging.envelope import Envelope, InvalidMessage, verify
 from messaging.models import AbstractDeadLetter, DeadLetterState
-from messaging.outbox import acknowledge, inbox_model, write_envelope
+from messaging.outbox import acknowledge, write_envelope
+from messaging.registry import department
 from messaging.transport import ACK_TYPE, task_named
 
 logger = logging.getLogger(__name__)
@@ -42,10 +42,6 @@ class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
-
-
-def dead_letter_model(app_label: str) -> type[AbstractDeadLetter]:
-    return apps.get_model(app_label, "DeadLetter")
 
 
 def consume(
@@ -81,7 +77,7 @@ def consume(
         with transaction.atomic():
             try:
                 with transaction.atomic():
-                    inbox_model(app_label).objects.create(message_id=envelope.id, type=envelope.type)
+                    department(app_label).inbox.objects.create(message_id=envelope.id, type=envelope.type)
                 outcome = Outcome.APPLIED
             except IntegrityError:
                 outcome = Outcome.DUPLICATE
@@ -134,7 +130,7 @@ def dead_letter_record(*, app_label: str, task_name: str, raw: Any, reason: str,
     body = raw if isinstance(raw, dict) else {"raw": repr(raw)[:10000]}
     message_id = _uuid_or_none(body.get("id"))
     message_type = str(body.get("type", ""))[:64]
-    dead_letters = dead_letter_model(app_label).objects
+    dead_letters = department(app_label).dead_letters.objects
     logger.error(
         "message rejected",
         extra={

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.db import Error as DatabaseFailure
 from django.db import transaction
@@ -25,17 +24,10 @@ from core import metrics
 from core.context import current_correlation_id
 from messaging import transport
 from messaging.envelope import Contract, Envelope
-from messaging.models import AbstractInboxMessage, AbstractOutboxMessage, OutboxState
+from messaging.models import AbstractOutboxMessage, OutboxState
+from messaging.registry import department
 
 logger = logging.getLogger(__name__)
-
-
-def outbox_model(app_label: str) -> type[AbstractOutboxMessage]:
-    return apps.get_model(app_label, "OutboxMessage")
-
-
-def inbox_model(app_label: str) -> type[AbstractInboxMessage]:
-    return apps.get_model(app_label, "InboxMessage")
 
 
 def outbox_write(*, app_label: str, message: Contract, correlation_id: str | None = None) -> AbstractOutboxMessage:
@@ -61,7 +53,7 @@ def write_envelope(*, app_label: str, envelope: Envelope, needs_ack: bool) -> Ab
     # message. If that send fails, send_now hands the message to the relay at once; if the
     # process dies before sending, the relay sends it when its acknowledgement is overdue (and
     # a lost acknowledgement costs nothing: its message is sent again, and acknowledged again).
-    row = outbox_model(app_label).objects.create(
+    row = department(app_label).outbox.objects.create(
         id=envelope.id,
         type=envelope.type,
         correlation_id=envelope.correlation_id,
@@ -89,7 +81,7 @@ def send_now(*, app_label: str, row: AbstractOutboxMessage) -> bool:
         else:  # the row was written as its first attempt, and that attempt failed
             failed = _failed_attempt(app_label=app_label, row=row, attempts=row.attempts, error=exc, now=now)
         try:  # the state it was written in, unless an acknowledgement came meanwhile
-            outbox_model(app_label).objects.filter(pk=row.pk, state=row.state).update(
+            department(app_label).outbox.objects.filter(pk=row.pk, state=row.state).update(
                 sent_at=None, last_error=repr(exc)[:1000], **failed
             )
         except DatabaseFailure:  # then the relay sends it when its acknowledgement is overdue
@@ -160,7 +152,7 @@ class RelayResult:
 def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
     """Send one batch of ``app_label``'s due messages: never sent, or sent and not acknowledged
     in time. Rows are claimed with SELECT … FOR UPDATE SKIP LOCKED, so relays run side by side."""
-    outbox = outbox_model(app_label)
+    outbox = department(app_label).outbox
     now = timezone.now()
     sent = dead = failed = postponed = 0
     broker_down = False
@@ -242,8 +234,8 @@ def acknowledge(*, app_label: str, message_id: str) -> bool:
     """Mark a message acknowledged by its consumer: done, whatever state it was in (a late
     acknowledgement of a message already marked dead proves it arrived after all)."""
     updated = (
-        outbox_model(app_label)
-        .objects.filter(pk=message_id)
+        department(app_label)
+        .outbox.objects.filter(pk=message_id)
         .exclude(state=OutboxState.DONE)
         .update(state=OutboxState.DONE, acked_at=timezone.now(), last_error="")
     )
@@ -253,8 +245,8 @@ def acknowledge(*, app_label: str, message_id: str) -> bool:
 def outbox_redrive(*, app_label: str, ids: list[Any]) -> int:
     """Send dead messages again, from a fresh count of attempts."""
     count = (
-        outbox_model(app_label)
-        .objects.filter(pk__in=ids, state=OutboxState.DEAD)
+        department(app_label)
+        .outbox.objects.filter(pk__in=ids, state=OutboxState.DEAD)
         .update(state=OutboxState.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error="")
     )
     logger.info("outbox re-driven", extra={"app": app_label, "count": count})
@@ -268,7 +260,7 @@ def messages_purge(*, app_label: str, now: datetime | None = None) -> tuple[int,
     (MESSAGING_MAX_ATTEMPTS with backoff: minutes), which the retention of days is far above.
     """
     cutoff = (now or timezone.now()) - settings.MESSAGING_RETENTION
-    sent, _ = outbox_model(app_label).objects.filter(state=OutboxState.DONE, created_at__lt=cutoff).delete()
-    seen, _ = inbox_model(app_label).objects.filter(received_at__lt=cutoff).delete()
+    sent, _ = department(app_label).outbox.objects.filter(state=OutboxState.DONE, created_at__lt=cutoff).delete()
+    seen, _ = department(app_label).inbox.objects.filter(received_at__lt=cutoff).delete()
     logger.info("messages purged", extra={"app": app_label, "outbox": sent, "inbox": seen})
     return sent, seen

@@ -11,6 +11,8 @@ import redis
 from celery import Celery, Task
 from django.conf import settings
 
+from messaging.registry import departments
+
 ACK_TYPE = "message.acknowledged"
 
 # The project's Celery app. config/celery.py binds it when it makes it (the layers forbid an
@@ -79,7 +81,7 @@ def busy_queues() -> set[str]:
     """The departments' queues that hold messages not yet taken by a worker."""
     with celery_app().connection_for_write() as connection:
         client = connection.default_channel.client
-        return {queue for queue in settings.MESSAGING_APPS if client.llen(queue)}
+        return {each.label for each in departments() if client.llen(each.label)}
 
 
 def task_named(name: str) -> Task:

@@ -3,12 +3,12 @@ import signal
 import time
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from core.errors import DATABASE_ERRORS
 from messaging.outbox import relay_batch
+from messaging.registry import departments
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +30,13 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        logger.info("outbox relay started", extra={"apps": settings.MESSAGING_APPS})
+        logger.info("outbox relay started", extra={"apps": [each.label for each in departments()]})
         pause = interval
         while not stopping:
             busy = broker_down = False
             try:
-                for app_label in settings.MESSAGING_APPS:
-                    result = relay_batch(app_label=app_label, batch_size=batch_size)
+                for each in departments():
+                    result = relay_batch(app_label=each.label, batch_size=batch_size)
                     busy |= result.sent + result.dead >= batch_size
                     broker_down |= result.broker_down
             except DATABASE_ERRORS as exc:  # the database is away: keep going, it will come back
