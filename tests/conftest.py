@@ -1,6 +1,5 @@
 import pytest
 import redis
-from django.conf import settings
 from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
@@ -10,7 +9,7 @@ from core.db import breaker
 from messaging import transport
 from messaging.transport import task_named
 from tests.factories import ClerkFactory, CustomerFactory, ProductFactory, StaffFactory
-from tests.integration.stack import Stack, url_of_test_database
+from tests.integration.stack import on_test_database
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -156,15 +155,15 @@ def clerk_browser(clerk) -> Client:
 
 
 @pytest.fixture
-def stack(transactional_db, tmp_path):
+def stack_env() -> dict[str, str]:
+    """Extra environment for the live system's processes; a test module overrides it."""
+    return {}
+
+
+@pytest.fixture
+def stack(transactional_db, tmp_path, stack_env):
     """The live system on loopback (see tests/integration/stack.py), on the test database."""
-    database_url = url_of_test_database()
-    stack = Stack(
-        logs=tmp_path,
-        database_url=database_url,
-        secret_key=settings.SECRET_KEY,
-        signing_key=settings.MESSAGE_SIGNING_KEY,
-    )
+    stack = on_test_database(logs=tmp_path, extra_env=stack_env)
     try:
         stack.start_all()
         yield stack

@@ -18,7 +18,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from core.error_reporting import before_breadcrumb, before_send
 from tests.factories import PASSWORD, CustomerFactory, ProductFactory
-from tests.integration.stack import Stack, url_of_test_database, wait_until
+from tests.integration.stack import Stack, on_test_database, wait_until
 
 ADDRESS = {
     "name": "Ada Lovelace-Byron",
@@ -91,11 +91,8 @@ def orders_fail_in_the_database(transactional_db) -> Iterator[None]:
 @pytest.fixture
 def web_reporting_to(capture, tmp_path) -> Iterator[Stack]:
     """gunicorn (one worker) with SENTRY_DSN set: the SDK lives in that process, not in the tests'."""
-    stack = Stack(
+    stack = on_test_database(
         logs=tmp_path,
-        database_url=url_of_test_database(),
-        secret_key=settings.SECRET_KEY,
-        signing_key=settings.MESSAGE_SIGNING_KEY,
         web_workers=1,
         extra_env={"SENTRY_DSN": capture.dsn, "REDIS_URL": settings.REDIS_URL},
     )

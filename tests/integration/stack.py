@@ -22,12 +22,19 @@ from celery import Celery
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def url_of_test_database() -> str:
-    """The URL of the database the tests run on (pytest-django's), for the processes they start."""
+def on_test_database(*, logs: Path, **options: Any) -> "Stack":
+    """A Stack of processes on the tests' own database (pytest-django's), with the tests' secrets."""
+    from django.conf import settings
     from django.db import connection
 
     db = connection.settings_dict
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return Stack(
+        logs=logs,
+        database_url=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        secret_key=settings.SECRET_KEY,
+        signing_key=settings.MESSAGE_SIGNING_KEY,
+        **options,
+    )
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ from django_celery_beat.models import PeriodicTask
 from delivery.models import Shipment
 from sales.models import OutboxMessage as SalesOutbox
 from tests.factories import ADDRESS, ProductFactory
-from tests.integration.stack import ROOT, Stack, url_of_test_database, wait_until
+from tests.integration.stack import ROOT, on_test_database, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -54,12 +54,7 @@ def deployed(transactional_db, tmp_path, runtime_venv):
     """Every Procfile process, run from the runtime virtualenv with `sh -c` on the test
     database and a Redis of its own. Yields the Stack that holds them (for its Redis, its
     HTTP helper and stopping them all)."""
-    stack = Stack(
-        logs=tmp_path,
-        database_url=url_of_test_database(),
-        secret_key=settings.SECRET_KEY,
-        signing_key=settings.MESSAGE_SIGNING_KEY,
-    )
+    stack = on_test_database(logs=tmp_path)
     env = {
         # API.md's variables, DJANGO_DEBUG off, and PORT: nothing else of the app's.
         "DATABASE_URL": stack.env["DATABASE_URL"],

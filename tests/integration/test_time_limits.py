@@ -5,39 +5,23 @@ and retried, and the worker goes on: the order's row is held by another transact
 import threading
 
 import pytest
-from django.conf import settings
 from django.db import connection, transaction
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from delivery.models import Shipment
 from sales.models import Order
 from tests.factories import ADDRESS, ClerkFactory, CustomerFactory, ProductFactory
-from tests.integration.stack import Stack, url_of_test_database, wait_until
+from tests.integration.stack import wait_until
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def stack_with_a_one_second_soft_limit(transactional_db, tmp_path):
-    stack = Stack(
-        logs=tmp_path,
-        database_url=url_of_test_database(),
-        secret_key=settings.SECRET_KEY,
-        signing_key=settings.MESSAGE_SIGNING_KEY,
-        extra_env={"CELERY_TASK_SOFT_TIME_LIMIT": "1", "CELERY_TASK_TIME_LIMIT": "30"},
-    )
-    try:
-        stack.start_all()
-        yield stack
-    finally:
-        stack.stop()
-        print(stack.log_tails())
+def stack_env() -> dict[str, str]:
+    return {"CELERY_TASK_SOFT_TIME_LIMIT": "1", "CELERY_TASK_TIME_LIMIT": "30"}
 
 
-def test_a_consumer_past_its_soft_limit_is_interrupted_retried_and_the_worker_goes_on(
-    stack_with_a_one_second_soft_limit,
-):
-    stack = stack_with_a_one_second_soft_limit
+def test_a_consumer_past_its_soft_limit_is_interrupted_retried_and_the_worker_goes_on(stack):
     ProductFactory(sku="MUG-1", stock_quantity=10)
     customer = str(RefreshToken.for_user(CustomerFactory()).access_token)
     clerk = str(RefreshToken.for_user(ClerkFactory()).access_token)
