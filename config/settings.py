@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "core",
     "csp",  # its system checks; the policy itself is the middleware's
     "axes",
+    "accounts",
     "messaging",
     "sales",
     "delivery",
@@ -153,6 +154,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -205,7 +207,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Accounts: log-in lockout (django-axes; see sales/lockout.py) -----------------------------
+# --- Accounts: log-in lockout (django-axes; see accounts/lockout.py) -----------------------------
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked account before its password is even checked.
     "axes.backends.AxesStandaloneBackend",
@@ -228,9 +230,9 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 # No row per successful log-in: nothing reads them, and every log-in would pay for the write.
 AXES_DISABLE_ACCESS_LOG = True
-AXES_LOCKOUT_CALLABLE = "sales.lockout.lockout_response"
-AXES_CLIENT_IP_CALLABLE = "sales.lockout.client_address"
-AXES_USERNAME_CALLABLE = "sales.lockout.client_username"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"
+AXES_USERNAME_CALLABLE = "accounts.lockout.client_username"
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/delivery/"
@@ -340,7 +342,12 @@ CELERY_RESULT_BACKEND = None
 CELERY_RESULT_EXPIRES = None  # no results are kept, so beat needs no "celery.backend_cleanup"
 CELERY_TIMEZONE = TIME_ZONE
 # One queue per department; a task's name says whose it is.
-CELERY_TASK_ROUTES = {"sales.*": {"queue": "sales"}, "delivery.*": {"queue": "delivery"}}
+# Accounts' housekeeping runs on the sales worker, which serves the customers.
+CELERY_TASK_ROUTES = {
+    "sales.*": {"queue": "sales"},
+    "accounts.*": {"queue": "sales"},
+    "delivery.*": {"queue": "delivery"},
+}
 CELERY_TASK_DEFAULT_QUEUE = "sales"
 # A message leaves Redis for good only once its task has finished; a worker that dies mid-task
 # (even by SIGKILL) gives it back.
@@ -377,7 +384,7 @@ CELERY_BEAT_SCHEDULER = "core.beat:OutageTolerantScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sales.purge_idempotency_keys": {"task": "sales.purge_idempotency_keys", "schedule": timedelta(hours=1)},
     "sales.purge_messages": {"task": "sales.purge_messages", "schedule": timedelta(hours=1)},
-    "sales.purge_expired_tokens": {"task": "sales.purge_expired_tokens", "schedule": timedelta(hours=1)},
+    "accounts.purge_expired_tokens": {"task": "accounts.purge_expired_tokens", "schedule": timedelta(hours=1)},
     "delivery.purge_messages": {"task": "delivery.purge_messages", "schedule": timedelta(hours=1)},
 }
 

@@ -52,6 +52,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("delivery/", include("delivery.urls")),
     path("api/delivery/", include("delivery.api.urls")),
+    path("api/auth/", include("accounts.api.urls")),
     path("api/", include("sales.api.urls")),
 ]
 

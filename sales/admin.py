@@ -1,8 +1,6 @@
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -133,22 +131,3 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 
 admin.site.register(OutboxMessage, OutboxMessageAdmin)
 admin.site.register(DeadLetter, DeadLetterAdmin)
-
-
-# --- Accounts -------------------------------------------------------------------------------
-
-
-class AccountAdmin(UserAdmin):
-    """Django's user admin, plus unlocking an account that wrong passwords locked (sales/lockout.py)."""
-
-    actions = ["unlock"]
-
-    @admin.action(description="Unlock log-in (forget wrong passwords)", permissions=["change"])
-    def unlock(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        users = list(queryset)
-        services.accounts_unlock(users=users)
-        messages.success(request, f"Unlocked {len(users)} account(s).")
-
-
-admin.site.unregister(get_user_model())
-admin.site.register(get_user_model(), AccountAdmin)

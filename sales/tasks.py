@@ -6,7 +6,7 @@ from messaging.consumer import Outcome, consume_acknowledgement
 from messaging.outbox import messages_purge
 from messaging.tasks import ConsumerTask
 from sales import handlers
-from sales.services import idempotency_keys_purge, tokens_purge_expired
+from sales.services import idempotency_keys_purge
 
 
 @shared_task(base=ConsumerTask, name="sales.shipment_status_changed")
@@ -17,11 +17,6 @@ def shipment_status_changed(envelope: dict[str, Any]) -> Outcome:
 @shared_task(name="sales.purge_idempotency_keys", ignore_result=True)
 def purge_idempotency_keys() -> None:
     idempotency_keys_purge()
-
-
-@shared_task(name="sales.purge_expired_tokens", ignore_result=True)
-def purge_expired_tokens() -> None:
-    tokens_purge_expired()
 
 
 @shared_task(base=ConsumerTask, name="sales.message_acknowledged")

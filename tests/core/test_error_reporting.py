@@ -243,7 +243,7 @@ def test_a_message_keeps_its_first_line_without_database_values_or_tokens():
             "values": [
                 {
                     "type": "IntegrityError",
-                    "value": 'duplicate key value violates unique constraint "auth_user_username_key"\n'
+                    "value": 'duplicate key value violates unique constraint "accounts_user_username_key"\n'
                     "DETAIL:  Key (username)=(ada) already exists.\n",
                     "stacktrace": {"frames": [{"function": "register", "lineno": 3, "vars": {"password": PASSWORD}}]},
                 }
@@ -259,7 +259,7 @@ def test_a_message_keeps_its_first_line_without_database_values_or_tokens():
             "values": [
                 {
                     "type": "IntegrityError",
-                    "value": 'duplicate key value violates unique constraint "auth_user_username_key"',
+                    "value": 'duplicate key value violates unique constraint "accounts_user_username_key"',
                     "stacktrace": {"frames": [{"function": "register", "lineno": 3}]},
                 }
             ]

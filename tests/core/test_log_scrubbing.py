@@ -37,7 +37,7 @@ def test_a_traceback_and_an_errors_repr_lose_the_row_values_but_keep_the_constra
 
     assert taken in str(error)  # what PostgreSQL said
     assert taken not in json.dumps(line)
-    assert 'duplicate key value violates unique constraint "auth_user_username_key"' in line["exc_info"]
+    assert 'duplicate key value violates unique constraint "accounts_user_username_key"' in line["exc_info"]
     assert "DETAIL: [Filtered]" in line["exc_info"]
     assert line["error"].startswith("IntegrityError('duplicate key value violates unique constraint")
     assert "DETAIL: [Filtered]" in line["error"]

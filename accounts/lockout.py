@@ -24,7 +24,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.throttling import BaseThrottle
 
-from sales import selectors
+from accounts import selectors
 
 
 class AccountLocked(APIException):

@@ -1,4 +1,4 @@
-"""Repeated wrong passwords lock an account (django-axes; sales/lockout.py), on the token
+"""Repeated wrong passwords lock an account (django-axes; accounts/lockout.py), on the token
 endpoint, the password change and both log-in forms, whatever address they come from."""
 
 from datetime import timedelta
@@ -163,7 +163,7 @@ def test_staff_unlock_an_account_in_the_admin(customer, staff_browser):
     assert token(customer, PASSWORD).status_code == 429
 
     response = staff_browser.post(
-        "/admin/auth/user/", {"action": "unlock", "_selected_action": [customer.pk]}, follow=True
+        "/admin/accounts/user/", {"action": "unlock", "_selected_action": [customer.pk]}, follow=True
     )
 
     assert [str(m) for m in response.context["messages"]] == ["Unlocked 1 account(s)."]

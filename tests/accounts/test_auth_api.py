@@ -8,9 +8,9 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from sales import services
-from sales.tasks import purge_expired_tokens
-from sales.tokens import AUTH_TIME_CLAIM, LoginRefreshToken
+from accounts import services
+from accounts.tasks import purge_expired_tokens
+from accounts.tokens import AUTH_TIME_CLAIM, LoginRefreshToken
 from tests.factories import PASSWORD, CustomerFactory
 
 pytestmark = pytest.mark.django_db
