@@ -15,13 +15,14 @@ axes its own request object, whose lockout flag the middleware never sees.
 
 import ipaddress
 import math
-from typing import Any
+from typing import Any, cast
 
 from axes.helpers import get_client_username
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from rest_framework import status
 from rest_framework.exceptions import APIException
+from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from accounts import selectors
@@ -60,7 +61,8 @@ def client_address(request: HttpRequest) -> str | None:
     """The client's address as the rate limits see it (DJANGO_NUM_PROXIES), recorded with each
     failure for staff to see; never part of the lock. None unless it is an IP address (the
     column's type)."""
-    address = BaseThrottle().get_ident(request)
+    # DRF's get_ident reads only request.META, which a Django request has too.
+    address = BaseThrottle().get_ident(cast(Request, request))
     try:
         ipaddress.ip_address(address)
     except ValueError:

@@ -4,6 +4,7 @@ account goes through a function here."""
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
 from axes.models import AccessAttempt
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
@@ -63,7 +64,8 @@ def refresh_token_rotate(*, refresh: LoginRefreshToken) -> LoginRefreshToken:
     with transaction.atomic():
         # The blacklist's unique constraint decides between two requests that try at once: one
         # inserts, the other finds the row.
-        _, first = refresh.blacklist()
+        # simplejwt annotates blacklist() as giving the row; it gives get_or_create's (row, created).
+        _, first = cast("tuple[BlacklistedToken, bool]", refresh.blacklist())
         if not first:
             raise TokenError("Token is blacklisted")
         refresh.set_jti()

@@ -5,7 +5,7 @@ import re
 from csp.constants import SELF
 from csp.decorators import csp_update
 from django.contrib import admin
-from django.template.loader import get_template
+from django.template import Engine
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -23,7 +23,7 @@ def _inline_style_hashes(template_name: str) -> list[str]:
     """The Content-Security-Policy hashes of a template's inline <style> blocks. They hold no
     template variables, so what the browser hashes is this text; read from the installed template,
     they follow it through upgrades."""
-    source = get_template(template_name).template.source
+    source = Engine.get_default().get_template(template_name).source
     blocks = re.findall(r"<style>(.*?)</style>", source, re.DOTALL)
     return [f"'sha256-{base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()}'" for css in blocks]
 

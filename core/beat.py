@@ -40,6 +40,6 @@ class OutageTolerantScheduler(DatabaseScheduler):
                 self._initial_read = True
                 raise
             logger.warning("beat: database unavailable; keeping the schedule it had", exc_info=True)
-            self._heap = []  # the heap is rebuilt from the schedule kept
+            self._heap: list[Any] = []  # the heap is rebuilt from the schedule kept
             self._heap_invalidated = True
             return self._schedule

@@ -23,12 +23,13 @@ class QoS(redis.QoS):
         try:
             super().restore_unacked(client)
         except Exception as exc:
+            delivered = self._delivered if self._delivered is not None else {}
             logger.warning(
                 "unacknowledged messages not given back to Redis now; they come back after the "
                 "visibility timeout, or from the outbox",
-                extra={"messages": len(self._delivered), "error": repr(exc)},
+                extra={"messages": len(delivered), "error": repr(exc)},
             )
-            self._delivered.clear()
+            delivered.clear()
 
 
 class Channel(redis.Channel):

@@ -14,11 +14,12 @@ not to collect these (``data_collection`` and the options beside it), and ``befo
 """
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import sentry_sdk
 from sentry_sdk.integrations.celery import CeleryIntegration
 from sentry_sdk.integrations.django import DjangoIntegration
+from sentry_sdk.types import Event, Hint
 
 FILTERED = "[Filtered]"
 
@@ -80,8 +81,14 @@ def init_error_reporting(*, dsn: str, environment: str, release: str | None) -> 
     )
 
 
-def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+def before_send(event: Event, hint: Hint) -> Event:
     """Keep of an event only what the module docstring lists."""
+    # Sentry's Event type names the fields the SDK fills; the scrubber reads any JSON object.
+    _scrub_event(cast("dict[str, Any]", event))
+    return event
+
+
+def _scrub_event(event: dict[str, Any]) -> None:
     if "request" in event:
         event["request"] = _scrub_request(event["request"])
     event.pop("user", None)
@@ -102,7 +109,6 @@ def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
     crumbs = (event.get("breadcrumbs") or {}).get("values")
     if crumbs:
         event["breadcrumbs"]["values"] = [_scrub_breadcrumb(crumb) for crumb in crumbs]
-    return event
 
 
 def before_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any] | None) -> dict[str, Any]:

@@ -32,9 +32,9 @@ _UNAVAILABLE_PAGE = (
 )
 
 
-def _json(body: dict[str, str], status: int, **kwargs: object) -> JsonResponse:
+def _json(body: dict[str, str], status: int, headers: dict[str, str] | None = None) -> JsonResponse:
     # Written as DRF's renderer writes every other answer of the API.
-    return JsonResponse(body, status=status, json_dumps_params={"separators": (",", ":")}, **kwargs)
+    return JsonResponse(body, status=status, json_dumps_params={"separators": (",", ":")}, headers=headers)
 
 
 def is_api(request: HttpRequest) -> bool:

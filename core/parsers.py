@@ -93,7 +93,8 @@ class JSONParser(parsers.JSONParser):
     MAX_DEPTH deep, whose strings are all Unicode text. Anything else is a 400."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
-        encoding = parsers.get_encoding(parser_context or {})
+        # DRF 3.18.3 added get_encoding (text charsets only); its stubs (3.18.1) predate it.
+        encoding = parsers.get_encoding(parser_context or {})  # type: ignore[attr-defined]
         if codecs.lookup(encoding).name != "utf-8":
             raise ParseError(f'Unsupported charset "{encoding}": JSON is UTF-8.')
         # DRF hands over the body already read, and refused when above DATA_UPLOAD_MAX_MEMORY_SIZE.

@@ -52,7 +52,7 @@ class RateLimitThrottle(BaseThrottle):
         now = time.time()
         plan = []
         for name, ident in limits:
-            allowed, window = _parse(rates[name])
+            allowed, window = _parse(str(rates[name]))  # "60/min" (drf-stubs type rates as numbers)
             start = int(now // window) * window
             plan.append((allowed, window, start, f"throttle:{name}:{ident}:{start}"))
         try:

@@ -6,9 +6,11 @@ from rest_framework import generics, permissions, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import services
+from accounts.api.auth import authenticated_user
 from accounts.api.serializers import (
     LogInSerializer,
     LogoutSerializer,
@@ -17,17 +19,18 @@ from accounts.api.serializers import (
     RegisterSerializer,
     TokenPairSerializer,
 )
+from accounts.models import User
 from core.api import ErrorSerializer
 
 
 @extend_schema(responses={201: RegisterSerializer, 400: ErrorSerializer})
-class RegisterApi(generics.CreateAPIView):
+class RegisterApi(generics.CreateAPIView[User]):
     serializer_class = RegisterSerializer
     authentication_classes: list[type] = []
     permission_classes = [permissions.AllowAny]
     throttle_scope = "register"
 
-    def perform_create(self, serializer: RegisterSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[User]) -> None:
         try:
             serializer.instance = services.user_register(**serializer.validated_data)
         except IntegrityError as exc:  # the same name registered twice at the same moment
@@ -55,8 +58,9 @@ class TokenApi(TokenObtainPairView):
     throttle_scope = "auth"
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(data=request.data)
+        serializer = LogInSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
+        assert serializer.user is not None  # a valid log-in found its user
         services.account_login_succeeded(username=serializer.user.get_username())
         return Response(serializer.validated_data)
 
@@ -97,7 +101,7 @@ class LogoutApi(generics.GenericAPIView):
     def post(self, request: Request) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.user_log_out(user=request.user, refresh=serializer.validated_data["refresh"])
+        services.user_log_out(user=authenticated_user(request), refresh=serializer.validated_data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -121,5 +125,7 @@ class PasswordChangeApi(generics.GenericAPIView):
     def post(self, request: Request) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.user_change_password(user=request.user, new_password=serializer.validated_data["new_password"])
+        services.user_change_password(
+            user=authenticated_user(request), new_password=serializer.validated_data["new_password"]
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
