@@ -12,7 +12,7 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
 from django.conf import settings
 
@@ -20,12 +20,16 @@ SIGNED_FIELDS = ("id", "type", "version", "occurred_at", "correlation_id", "sour
 
 
 class Contract(Protocol):
-    """What each app's ``contracts`` module publishes: a versioned, frozen dataclass."""
+    """What each department's ``contracts`` module publishes: a versioned, frozen dataclass that
+    the sender turns into a payload (``to_dict``) and the receiver reads back (``from_dict``)."""
 
     TYPE: ClassVar[str]
     VERSION: ClassVar[int]
 
     def to_dict(self) -> dict[str, Any]: ...
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self: ...
 
 
 class InvalidMessage(Exception):
@@ -79,7 +83,9 @@ def verify(raw: Any) -> Envelope:
         raise InvalidMessage("malformed: not an object")
     if not raw.get("signature"):
         raise InvalidMessage("unsigned")
-    key = _keys().get(raw.get("key_id"))
+    given_key_id = raw.get("key_id")
+    # Not a string (a list, say): no key of ours; as a dict key it would raise TypeError instead.
+    key = _keys().get(given_key_id) if isinstance(given_key_id, str) else None
     if key is None:
         raise InvalidMessage("unknown signing key")
     try:

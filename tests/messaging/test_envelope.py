@@ -79,10 +79,21 @@ def test_a_signed_message_verifies(settings):
         (lambda raw: {key: value for key, value in raw.items() if key != "signature"}, "unsigned"),
         (lambda raw: {**raw, "signature": ""}, "unsigned"),
         (lambda raw: {**raw, "key_id": "deadbeef0000"}, "unknown signing key"),
+        (lambda raw: {**raw, "key_id": ["a", "list"]}, "unknown signing key"),
         (lambda raw: {key: value for key, value in raw.items() if key != "payload"}, "malformed: 'payload'"),
         (lambda raw: ["not", "an", "object"], "malformed: not an object"),
     ],
-    ids=["payload", "type", "signature", "no-signature", "empty-signature", "unknown-key", "no-payload", "list"],
+    ids=[
+        "payload",
+        "type",
+        "signature",
+        "no-signature",
+        "empty-signature",
+        "unknown-key",
+        "unhashable-key-id",
+        "no-payload",
+        "list",
+    ],
 )
 def test_a_tampered_or_unsigned_message_is_refused(tamper, reason):
     with pytest.raises(InvalidMessage) as refused:
