@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from core import metrics
 from core.context import current_correlation_id
-from messaging.envelope import Envelope, InvalidMessage, verify
+from messaging.envelope import Contract, Envelope, InvalidMessage, verify
 from messaging.models import AbstractDeadLetter, DeadLetterState
 from messaging.outbox import acknowledge, write_envelope
 from messaging.registry import department
@@ -27,15 +27,7 @@ from messaging.transport import ACK_TYPE, task_named
 logger = logging.getLogger(__name__)
 
 
-class ReadableContract(Protocol):
-    TYPE: str
-    VERSION: int
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self: ...
-
-
-C = TypeVar("C", bound=ReadableContract)
+C = TypeVar("C", bound=Contract)
 
 
 class Outcome(StrEnum):
