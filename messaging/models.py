@@ -30,6 +30,8 @@ class AbstractOutboxMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     acked_at = models.DateTimeField(null=True, blank=True)
 
+    objects = models.Manager()  # spelt out: an abstract model's manager is inherited, but not typed
+
     class Meta:
         abstract = True
         ordering = ["-created_at"]
@@ -53,6 +55,8 @@ class AbstractInboxMessage(models.Model):
     message_id = models.UUIDField(primary_key=True)
     type = models.CharField(max_length=64)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = models.Manager()  # spelt out: an abstract model's manager is inherited, but not typed
 
     class Meta:
         abstract = True
@@ -80,6 +84,8 @@ class AbstractDeadLetter(models.Model):
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
     redriven_at = models.DateTimeField(null=True, blank=True)
+
+    objects = models.Manager()  # spelt out: an abstract model's manager is inherited, but not typed
 
     class Meta:
         abstract = True

@@ -10,6 +10,7 @@ from typing import Any
 import redis
 from celery import Celery, Task
 from django.conf import settings
+from kombu.transport.redis import Channel as RedisChannel
 
 from messaging.registry import departments
 
@@ -80,7 +81,9 @@ def broker_away(error: BaseException) -> bool:
 def busy_queues() -> set[str]:
     """The departments' queues that hold messages not yet taken by a worker."""
     with celery_app().connection_for_write() as connection:
-        client = connection.default_channel.client
+        channel = connection.default_channel
+        assert isinstance(channel, RedisChannel)  # the broker is Redis (CELERY_BROKER_TRANSPORT)
+        client = channel.client
         return {each.label for each in departments() if client.llen(each.label)}
 
 

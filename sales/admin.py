@@ -23,7 +23,7 @@ class ProductAdmin(admin.ModelAdmin):
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if db_field.name == "stock_quantity":
+        if db_field.name == "stock_quantity" and field is not None:
             # The form carries the stock the page showed, so that a save changes it by what
             # staff typed, not back to that figure: units sold meanwhile stay sold.
             field.show_hidden_initial = True
@@ -54,7 +54,7 @@ class ReadOnlyInline(admin.TabularInline):
     can_delete = False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return list(self.fields)
+        return [name for name in self.fields or () if isinstance(name, str)]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -61,7 +61,10 @@ class ShippingAddressSerializer(serializers.Serializer):
 
 
 class OrderCreateSerializer(serializers.Serializer):
-    items = OrderItemInputSerializer(many=True, allow_empty=False, max_length=100)
+    # What many=True builds, spelt out (its list arguments are not in the serializer's signature).
+    items: serializers.ListSerializer[dict[str, Any]] = serializers.ListSerializer(
+        child=OrderItemInputSerializer(), allow_empty=False, max_length=100
+    )
     shipping_address = ShippingAddressSerializer()
 
     def validate_items(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
