@@ -1,8 +1,8 @@
 """Sales reads: what the API and admin show, fetched in a fixed number of queries."""
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
+from accounts.models import User
 from sales.models import Order, Product
 
 
@@ -10,12 +10,12 @@ def product_list() -> QuerySet[Product]:
     return Product.objects.order_by("sku")
 
 
-def order_list_for_customer(*, customer: AbstractBaseUser) -> QuerySet[Order]:
+def order_list_for_customer(*, customer: User) -> QuerySet[Order]:
     """The customer's own orders, newest first, with their lines."""
     return Order.objects.filter(customer=customer).prefetch_related("lines").order_by("-created_at", "-id")
 
 
-def order_get_for_user(*, user: AbstractBaseUser, order_id: str) -> Order | None:
+def order_get_for_user(*, user: User, order_id: str) -> Order | None:
     """The order if ``user`` placed it or is staff; None otherwise, so that nobody learns
     whether another customer's order exists."""
     orders = Order.objects.prefetch_related("lines")
