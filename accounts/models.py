@@ -1,3 +1,5 @@
+"""The user model of the whole project (docs/adr/0010-accounts-app-and-custom-user-model.md)."""
+
 from django.contrib.auth.models import AbstractUser
 
 
