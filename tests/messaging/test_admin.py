@@ -4,7 +4,7 @@ from delivery.models import DeadLetter as DeliveryDeadLetter
 from delivery.models import Shipment
 from messaging.models import OutboxState
 from sales.models import OutboxMessage as SalesOutbox
-from tests.conftest import session_client
+from tests.clients import session_client
 from tests.factories import SalesOutboxMessageFactory, ShipmentFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from sales.api.views import request_fingerprint
 from sales.models import IdempotencyKey, Order, Product
 from sales.services import idempotency_keys_purge
 from sales.tasks import purge_idempotency_keys
-from tests.conftest import bearer_client
+from tests.clients import bearer_client
 from tests.factories import CustomerFactory, IdempotencyKeyFactory, ProductFactory
 
 BODY = {
