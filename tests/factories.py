@@ -192,10 +192,11 @@ class ShipmentFactory(ModelFactory):
 
 # --- each department's outbox, inbox and dead letters ---------------------------------------
 
-# What each department sends by default: an order sales placed, and delivery shipping it.
+# What each department sends by default: an order sales placed, and delivery shipping it (their
+# form on the wire is in tests/messaging/test_envelope.py).
 ORDER_CREATED = OrderCreated(
     order_id="ORD-0000000000000001",
-    items=(OrderCreatedItem(sku="MUG-1", name="Mug", quantity=1),),
+    items=(OrderCreatedItem(sku="MUG-1", name="Mug", quantity=2), OrderCreatedItem(sku="TEE", name="Tee", quantity=1)),
     shipping_address=OrderCreatedAddress(
         name="Ada", line1="Main St 1", line2="", city="Berlin", postal_code="10115", country="DE"
     ),
