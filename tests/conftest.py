@@ -1,13 +1,15 @@
+"""Fixtures that tests in more than one folder use; a folder's own fixtures are in its conftest.py."""
+
 import pytest
 import redis
 from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from core.db import breaker
 from messaging import transport
 from messaging.transport import task_named
+from tests.clients import bearer_client, session_client
 from tests.factories import ClerkFactory, CustomerFactory, ProductFactory, StaffFactory
 from tests.integration.stack import on_test_database
 
@@ -19,12 +21,6 @@ def _real_postgresql(django_db_setup, django_db_blocker):
         assert connection.vendor == "postgresql", "the tests run on PostgreSQL: set DATABASE_URL or use make test"
 
 
-def bearer_client(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
-    return client
-
-
 @pytest.fixture
 def customer(db):
     return CustomerFactory()
@@ -33,6 +29,11 @@ def customer(db):
 @pytest.fixture
 def staff(db):
     return StaffFactory()
+
+
+@pytest.fixture
+def clerk(db):
+    return ClerkFactory()
 
 
 @pytest.fixture
@@ -51,13 +52,18 @@ def staff_client(staff) -> APIClient:
 
 
 @pytest.fixture
-def mug(db):
-    return ProductFactory(sku="MUG-1", name="Enamel mug", price="12.50", stock_quantity=10)
+def staff_browser(staff) -> Client:
+    return session_client(staff)
 
 
 @pytest.fixture
-def tee(db):
-    return ProductFactory(sku="TEE-M", name="T-shirt M", price="19.99", stock_quantity=5)
+def clerk_browser(clerk) -> Client:
+    return session_client(clerk)
+
+
+@pytest.fixture
+def mug(db):
+    return ProductFactory(sku="MUG-1", name="Enamel mug", price="12.50", stock_quantity=10)
 
 
 @pytest.fixture(autouse=True)
@@ -125,33 +131,6 @@ def broker(monkeypatch) -> Broker:
     monkeypatch.setattr(transport, "publish", broker.publish)
     monkeypatch.setattr(transport, "busy_queues", broker.busy_queues)
     return broker
-
-
-@pytest.fixture
-def clerk(db):
-    return ClerkFactory()
-
-
-@pytest.fixture
-def clerk_client(clerk) -> APIClient:
-    return bearer_client(clerk)
-
-
-def session_client(user) -> Client:
-    """A browser-like client, logged in with a session (admin, clerk pages)."""
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def staff_browser(staff) -> Client:
-    return session_client(staff)
-
-
-@pytest.fixture
-def clerk_browser(clerk) -> Client:
-    return session_client(clerk)
 
 
 @pytest.fixture

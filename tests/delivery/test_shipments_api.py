@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group, Permission
 
 from delivery.contracts import CLERKS_GROUP
 from delivery.models import OutboxMessage, Shipment
-from tests.conftest import bearer_client
+from tests.clients import bearer_client
 from tests.factories import ShipmentFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,8 +3,6 @@ as an authenticated customer: no answer is a 5xx, and every answer matches the s
 
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -21,17 +19,6 @@ from tests.factories import CustomerFactory, ProductFactory, ShipmentFactory
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _keep_the_test_connection():
-    # Called as a plain WSGI app, Django would close the database connection after each
-    # request, and with it the test's transaction; Django's own test client does the same.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from tests.factories import (
     ShipmentFactory,
     StaffFactory,
 )
-from tests.wsgi_client import connection_kept, wsgi_call
+from tests.wsgi_client import wsgi_call
 
 pytestmark = pytest.mark.django_db
 
@@ -205,12 +205,6 @@ def hostile_requests(draw, world: World, template: str, query_names: list[str]) 
 
 
 # --- the test ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _keep_the_test_connection():
-    with connection_kept():
-        yield
 
 
 @pytest.fixture

@@ -4,8 +4,14 @@ from delivery.models import DeadLetter as DeliveryDeadLetter
 from delivery.models import Shipment
 from messaging.models import OutboxState
 from sales.models import OutboxMessage as SalesOutbox
-from tests.conftest import session_client
-from tests.factories import SalesOutboxMessageFactory, ShipmentFactory
+from tests.clients import session_client
+from tests.factories import (
+    DeliveryDeadLetterFactory,
+    DeliveryOutboxMessageFactory,
+    SalesDeadLetterFactory,
+    SalesOutboxMessageFactory,
+    ShipmentFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +31,9 @@ pytestmark = pytest.mark.django_db
 )
 def test_messaging_pages_render_for_staff(staff_browser, path):
     SalesOutboxMessageFactory(state=OutboxState.DEAD, last_error="not acknowledged after 20 attempts")
+    SalesDeadLetterFactory()
+    DeliveryOutboxMessageFactory()
+    DeliveryDeadLetterFactory()
     ShipmentFactory()
 
     assert staff_browser.get(path).status_code == 200
@@ -52,15 +61,10 @@ def test_staff_re_drive_dead_outbox_messages(staff_browser):
 
 def test_staff_re_drive_a_dead_letter(staff_browser, broker):
     broker.deliver = False
-    row = SalesOutboxMessageFactory()
-    DeliveryDeadLetter.objects.create(
-        message_id=row.id, type=row.type, task_name="delivery.order_created", envelope=row.envelope, reason="x"
-    )
+    letter = DeliveryDeadLetterFactory()
 
     response = staff_browser.post(
-        "/admin/delivery/deadletter/",
-        {"action": "redrive", "_selected_action": [str(DeliveryDeadLetter.objects.get().pk)]},
-        follow=True,
+        "/admin/delivery/deadletter/", {"action": "redrive", "_selected_action": [str(letter.pk)]}, follow=True
     )
 
     assert [str(message) for message in response.context["messages"]] == ["1 applied, 0 still failing."]

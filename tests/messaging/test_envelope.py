@@ -2,26 +2,10 @@ import pytest
 
 from delivery.contracts import ShipmentStatusChanged
 from messaging.envelope import Envelope, InvalidMessage, key_id, verify
-from sales.contracts import OrderCreated, OrderCreatedAddress, OrderCreatedItem
-
-ORDER_CREATED = OrderCreated(
-    order_id="ORD-0000000000000001",
-    items=(OrderCreatedItem(sku="MUG-1", name="Mug", quantity=2), OrderCreatedItem(sku="TEE", name="Tee", quantity=1)),
-    shipping_address=OrderCreatedAddress(
-        name="Ada", line1="Main St 1", line2="", city="Berlin", postal_code="10115", country="DE"
-    ),
-    created_at="2026-11-28T10:00:00+00:00",
-)
-STATUS_CHANGED = ShipmentStatusChanged(
-    shipment_id="SHP-0000000000000001",
-    order_id="ORD-0000000000000001",
-    status="shipped",
-    occurred_at="2026-11-28T12:00:00+00:00",
-    tracking_number="1Z999",
-)
+from tests.factories import ORDER_CREATED, SHIPMENT_SHIPPED
 
 
-@pytest.mark.parametrize("message", [ORDER_CREATED, STATUS_CHANGED], ids=["order.created", "shipment.status_changed"])
+@pytest.mark.parametrize("message", [ORDER_CREATED, SHIPMENT_SHIPPED], ids=["order.created", "shipment.status_changed"])
 def test_contracts_round_trip(message):
     assert type(message).from_dict(message.to_dict()) == message
 
@@ -44,7 +28,7 @@ def test_order_created_on_the_wire():
 
 def test_status_changed_refuses_an_unknown_status():
     with pytest.raises(ValueError, match="unknown shipment status 'lost'"):
-        ShipmentStatusChanged.from_dict({**STATUS_CHANGED.to_dict(), "status": "lost"})
+        ShipmentStatusChanged.from_dict({**SHIPMENT_SHIPPED.to_dict(), "status": "lost"})
 
 
 def signed(**overrides):

@@ -18,10 +18,14 @@ from messaging.outbox import (
     retry_delay,
     send_now,
 )
-from sales.models import InboxMessage as SalesInbox
 from sales.models import OutboxMessage as SalesOutbox
 from tests.core.test_operations import scrape
-from tests.factories import SalesOutboxMessageFactory
+from tests.factories import (
+    DeliveryInboxMessageFactory,
+    DeliveryOutboxMessageFactory,
+    SalesInboxMessageFactory,
+    SalesOutboxMessageFactory,
+)
 
 
 @pytest.fixture
@@ -154,22 +158,28 @@ def test_re_driving_a_dead_message_sends_it_again_from_scratch(quiet_broker):
 
 
 @pytest.mark.django_db
-def test_purge_keeps_what_is_recent_or_still_in_flight(settings):
+@pytest.mark.parametrize(
+    ("label", "outbox_factory", "inbox_factory"),
+    [
+        ("sales", SalesOutboxMessageFactory, SalesInboxMessageFactory),
+        ("delivery", DeliveryOutboxMessageFactory, DeliveryInboxMessageFactory),
+    ],
+    ids=["sales", "delivery"],
+)
+def test_purge_keeps_what_is_recent_or_still_in_flight(settings, label, outbox_factory, inbox_factory):
     now = timezone.now()
     old = now - settings.MESSAGING_RETENTION - timedelta(minutes=1)
-    done_old = SalesOutboxMessageFactory(state=OutboxState.DONE)
-    done_new = SalesOutboxMessageFactory(state=OutboxState.DONE)
-    pending_old = SalesOutboxMessageFactory(state=OutboxState.AWAITING_ACK)
-    SalesOutbox.objects.filter(pk__in=[done_old.pk, pending_old.pk]).update(created_at=old)
-    SalesInbox.objects.create(message_id=done_old.id, type="x")
-    SalesInbox.objects.create(message_id=done_new.id, type="x")
-    SalesInbox.objects.filter(message_id=done_old.id).update(received_at=old)
+    done_old = outbox_factory(state=OutboxState.DONE, created_at=old)
+    done_new = outbox_factory(state=OutboxState.DONE)
+    pending_old = outbox_factory(state=OutboxState.AWAITING_ACK, created_at=old)
+    inbox_factory(message_id=done_old.id, received_at=old)
+    inbox_factory(message_id=done_new.id)
 
-    purged = messages_purge(app_label="sales", now=now)
+    purged = messages_purge(app_label=label, now=now)
 
     assert purged == (1, 1)
-    assert set(SalesOutbox.objects.values_list("pk", flat=True)) == {done_new.pk, pending_old.pk}
-    assert list(SalesInbox.objects.values_list("message_id", flat=True)) == [done_new.id]
+    assert set(outbox_factory._meta.model.objects.values_list("pk", flat=True)) == {done_new.pk, pending_old.pk}
+    assert list(inbox_factory._meta.model.objects.values_list("message_id", flat=True)) == [done_new.id]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -227,8 +237,13 @@ def test_a_message_waiting_for_a_busy_consumer_is_not_sent_again(quiet_broker):
 @pytest.mark.django_db
 def test_past_its_patience_a_message_is_sent_again_even_to_a_busy_consumer(quiet_broker, settings):
     quiet_broker.busy = {"delivery"}
-    row = SalesOutboxMessageFactory(state=OutboxState.AWAITING_ACK, attempts=3, sent_at=ago(30), next_attempt_at=ago(1))
-    SalesOutbox.objects.filter(pk=row.pk).update(created_at=ago(settings.MESSAGING_RESEND_PATIENCE.total_seconds() + 1))
+    SalesOutboxMessageFactory(
+        state=OutboxState.AWAITING_ACK,
+        attempts=3,
+        sent_at=ago(30),
+        next_attempt_at=ago(1),
+        created_at=ago(settings.MESSAGING_RESEND_PATIENCE.total_seconds() + 1),
+    )
 
     result = relay_batch(app_label="sales")
 

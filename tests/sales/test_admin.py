@@ -1,7 +1,7 @@
 import pytest
 
 from sales.models import Product
-from tests.conftest import session_client
+from tests.clients import session_client
 from tests.factories import (
     CustomerFactory,
     IdempotencyKeyFactory,

@@ -9,7 +9,7 @@ from sales.api.views import request_fingerprint
 from sales.models import IdempotencyKey, Order, Product
 from sales.services import idempotency_keys_purge
 from sales.tasks import purge_idempotency_keys
-from tests.conftest import bearer_client
+from tests.clients import bearer_client
 from tests.factories import CustomerFactory, IdempotencyKeyFactory, ProductFactory
 
 BODY = {
@@ -159,10 +159,8 @@ def test_same_key_while_the_first_request_runs_is_409():
 @pytest.mark.django_db
 def test_purge_keeps_keys_younger_than_a_day():
     now = timezone.now()
-    kept = IdempotencyKeyFactory()
-    old = IdempotencyKeyFactory()
-    IdempotencyKey.objects.filter(pk=kept.pk).update(created_at=now - timedelta(hours=23, minutes=59))
-    IdempotencyKey.objects.filter(pk=old.pk).update(created_at=now - timedelta(hours=24, minutes=1))
+    kept = IdempotencyKeyFactory(created_at=now - timedelta(hours=23, minutes=59))
+    IdempotencyKeyFactory(created_at=now - timedelta(hours=24, minutes=1))
 
     deleted = idempotency_keys_purge(now=now)
 
@@ -172,8 +170,7 @@ def test_purge_keeps_keys_younger_than_a_day():
 
 @pytest.mark.django_db
 def test_purge_task_deletes_expired_keys():
-    expired = IdempotencyKeyFactory()
-    IdempotencyKey.objects.filter(pk=expired.pk).update(created_at=timezone.now() - timedelta(days=2))
+    IdempotencyKeyFactory(created_at=timezone.now() - timedelta(days=2))
 
     purge_idempotency_keys.apply()
 

@@ -249,8 +249,7 @@ def test_inactive_product_is_409_with_nothing_available(customer_client, mug):
 
 def test_customer_lists_only_their_own_orders_newest_first(customer_client, customer):
     newer = OrderFactory(customer=customer)
-    older = OrderFactory(customer=customer)
-    Order.objects.filter(id=older.id).update(created_at=datetime(2026, 1, 1, tzinfo=UTC))
+    older = OrderFactory(customer=customer, created_at=datetime(2026, 1, 1, tzinfo=UTC))
     OrderFactory()  # someone else's
 
     response = customer_client.get("/api/orders/")

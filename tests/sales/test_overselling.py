@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from sales.models import Order, OrderLine, Product
-from tests.conftest import bearer_client
+from tests.clients import bearer_client
 from tests.factories import ADDRESS, CustomerFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
