@@ -126,19 +126,27 @@ def _failed_attempt(
     """The fields of a message whose ``attempts``th publish failed, the broker being there: it
     is tried again after the backoff or, that being its last attempt, it is dead."""
     if attempts >= settings.MESSAGING_MAX_ATTEMPTS:
-        metrics.OUTBOX_DEAD.labels(app=app_label).inc()
-        logger.error(
-            "message dead-lettered",
-            extra={"app": app_label, "message_id": str(row.id), "type": row.type, "attempts": attempts},
-            exc_info=error,
-        )
-        return {"state": OutboxState.DEAD, "attempts": attempts, "next_attempt_at": now}
+        return _dead(app_label=app_label, row=row, attempts=attempts, now=now, error=error)
     logger.error(
         "message publish failed",
         extra={"app": app_label, "message_id": str(row.id), "type": row.type, "attempts": attempts},
         exc_info=error,
     )
     return {"state": OutboxState.PENDING, "attempts": attempts, "next_attempt_at": now + retry_delay(attempts)}
+
+
+def _dead(
+    *, app_label: str, row: AbstractOutboxMessage, attempts: int, now: datetime, error: Exception | None = None
+) -> dict[str, Any]:
+    """The fields of a message given up after its ``attempts``th attempt, whose publish failed
+    (``error``) or which was never acknowledged; counted and logged. Staff re-drive it."""
+    metrics.OUTBOX_DEAD.labels(app=app_label).inc()
+    logger.error(
+        "message dead-lettered",
+        extra={"app": app_label, "message_id": str(row.id), "type": row.type, "attempts": attempts},
+        exc_info=error,
+    )
+    return {"state": OutboxState.DEAD, "attempts": attempts, "next_attempt_at": now}
 
 
 @dataclass(frozen=True)
@@ -166,15 +174,10 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
         changed = []
         for row in rows:
             if row.needs_ack and row.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
-                row.state = OutboxState.DEAD
+                _set_fields(row, _dead(app_label=app_label, row=row, attempts=row.attempts, now=now))
                 row.last_error = f"not acknowledged after {row.attempts} attempts"
                 changed.append(row)
                 dead += 1
-                metrics.OUTBOX_DEAD.labels(app=app_label).inc()
-                logger.error(
-                    "message dead-lettered",
-                    extra={"app": app_label, "message_id": str(row.id), "type": row.type, "attempts": row.attempts},
-                )
                 continue
             try:
                 if _may_wait_for_a_busy_queue(row, now):
@@ -198,9 +201,9 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
                     break
                 # This message's fault, or the code's: it costs this message an attempt, and the
                 # others are still sent.
-                failure = _failed_attempt(app_label=app_label, row=row, attempts=row.attempts + 1, error=exc, now=now)
-                for name, value in failure.items():
-                    setattr(row, name, value)
+                _set_fields(
+                    row, _failed_attempt(app_label=app_label, row=row, attempts=row.attempts + 1, error=exc, now=now)
+                )
                 if row.state == OutboxState.DEAD:
                     dead += 1
                 else:
@@ -209,8 +212,7 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
             metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="relay", result="ok").inc()
             if row.attempts:  # sent before, never acknowledged
                 metrics.MESSAGE_RETRIES.labels(app=app_label).inc()
-            for name, value in _sent_fields(attempts=row.attempts, needs_ack=row.needs_ack, now=now).items():
-                setattr(row, name, value)
+            _set_fields(row, _sent_fields(attempts=row.attempts, needs_ack=row.needs_ack, now=now))
             changed.append(row)
             sent += 1
         outbox.objects.bulk_update(
@@ -222,6 +224,11 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
             extra={"app": app_label, "sent": sent, "dead": dead, "failed": failed, "postponed": postponed},
         )
     return RelayResult(sent=sent, dead=dead, failed=failed, broker_down=broker_down)
+
+
+def _set_fields(row: AbstractOutboxMessage, fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        setattr(row, name, value)
 
 
 def _may_wait_for_a_busy_queue(row: AbstractOutboxMessage, now: datetime) -> bool:

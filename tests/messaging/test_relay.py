@@ -83,16 +83,21 @@ def test_retry_delay_doubles_with_jitter_up_to_the_cap(attempts, low, high):
 
 
 @pytest.mark.django_db
-def test_after_the_last_attempt_a_message_is_dead_and_not_sent(quiet_broker, settings):
+def test_after_the_last_attempt_a_message_is_dead_and_not_sent(quiet_broker, settings, client, caplog):
     row = SalesOutboxMessageFactory(
         state=OutboxState.AWAITING_ACK, attempts=settings.MESSAGING_MAX_ATTEMPTS, next_attempt_at=ago(1)
     )
+    before = scrape(client)
 
     result = relay_batch(app_label="sales")
 
     row.refresh_from_db()
+    after = scrape(client)
     assert (result.sent, result.dead, quiet_broker.published) == (0, 1, [])
-    assert (row.state, row.last_error) == (OutboxState.DEAD, "not acknowledged after 20 attempts")
+    assert (row.state, row.attempts, row.last_error) == (OutboxState.DEAD, 20, "not acknowledged after 20 attempts")
+    dead_total = ("outbox_dead_total", (("app", "sales"),))
+    assert after[dead_total] - before.get(dead_total, 0) == 1
+    assert errors_logged(caplog) == [("message dead-lettered", None)]
 
 
 @pytest.mark.django_db
