@@ -32,7 +32,7 @@ SAFE_HEADERS = frozenset({"Accept", "Content-Length", "Content-Type", "Host", "U
 SAFE_DATA_KEYS = frozenset(
     {
         # ours
-        "app", "apps", "attempts", "by", "check", "correlation_id", "count", "dead", "dead_letter_id",
+        "abandoned", "app", "apps", "attempts", "by", "check", "correlation_id", "count", "dead_letter_id",
         "done", "duration_ms", "first", "from", "inbox", "lines", "message_id", "method", "order_id",
         "outbox", "path", "postponed", "result", "retries", "sent", "shipment_id", "sku", "source",
         "status", "status_code", "task", "to", "total", "type", "user_id", "view",

@@ -34,9 +34,11 @@ MESSAGE_LAG = Histogram(
 )
 MESSAGE_RETRIES = Counter("message_retries_total", "Messages sent again for want of an acknowledgement", ["app"])
 TASK_RETRIES = Counter("task_retries_total", "Consumer task runs that failed and will be retried", ["task"])
-DEAD_LETTERS = Counter("dead_letters_total", "Messages refused or given up by a consumer", ["app", "reason"])
-OUTBOX_DEAD = Counter(
-    "outbox_dead_total", "Messages given up after every attempt (never acknowledged, or never published)", ["app"]
+DEAD_LETTERS = Counter("dead_letters_total", "Messages a consumer refused or could not apply", ["app", "reason"])
+OUTBOX_ABANDONED = Counter(
+    "outbox_abandoned_total",
+    "Messages given up after every attempt (never acknowledged, or never published)",
+    ["app"],
 )
 
 

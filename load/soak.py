@@ -6,9 +6,9 @@ Customers keep placing orders and a clerk keeps shipping what is pending, while,
 ``--every`` seconds, the workers are killed with SIGKILL (and restarted), Redis is killed and
 restarted empty, and the outbox relay is stopped (and started again at the next turn). Then it
 waits for convergence and checks, from the databases, that every accepted order has exactly one
-shipment, every clerk change reached sales exactly once, and no message is left pending or
-dead. It prints the counts and the time to converge, and exits non-zero on any loss or
-duplicate. A short version runs in the test suite (tests/integration/test_soak.py).
+shipment, every clerk change reached sales exactly once, and no message is left pending,
+abandoned or dead-lettered. It prints the counts and the time to converge, and exits non-zero on
+any loss or duplicate. A short version runs in the test suite (tests/integration/test_soak.py).
 """
 
 import argparse
@@ -144,7 +144,8 @@ def check(timeout: float) -> dict:
         + DeliveryOutbox.objects.filter(needs_ack=True, attempts__gt=1).count(),
         "left_in_flight": SalesOutbox.objects.filter(state__in=in_flight).count()
         + DeliveryOutbox.objects.filter(state__in=in_flight).count(),
-        "dead": SalesOutbox.objects.filter(state="dead").count() + DeliveryOutbox.objects.filter(state="dead").count(),
+        "abandoned": SalesOutbox.objects.filter(state="abandoned").count()
+        + DeliveryOutbox.objects.filter(state="abandoned").count(),
         "dead_letters": SalesDeadLetter.objects.count() + DeliveryDeadLetter.objects.count(),
     }
     figures["ok"] = (
@@ -153,7 +154,7 @@ def check(timeout: float) -> dict:
         and figures["changes_reached_sales"] == shipped
         and figures["status_changes_applied_twice"] == 0
         and figures["left_in_flight"] == 0
-        and figures["dead"] == 0
+        and figures["abandoned"] == 0
         and figures["dead_letters"] == 0
     )
     return figures

@@ -29,11 +29,11 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     actions = ["redrive"]
 
-    @admin.action(description="Re-drive the selected dead messages (send them again)")
+    @admin.action(description="Re-drive the selected abandoned messages (send them again)")
     def redrive(self, request: HttpRequest, queryset: QuerySet[AbstractOutboxMessage]) -> None:
-        ids = list(queryset.filter(state=OutboxState.DEAD).values_list("pk", flat=True))
+        ids = list(queryset.filter(state=OutboxState.ABANDONED).values_list("pk", flat=True))
         count = outbox_redrive(app_label=queryset.model._meta.app_label, ids=ids)
-        self.message_user(request, f"{count} dead message(s) will be sent again.", messages.SUCCESS)
+        self.message_user(request, f"{count} abandoned message(s) will be sent again.", messages.SUCCESS)
 
 
 class DeadLetterAdmin(ReadOnlyAdmin):

@@ -124,7 +124,7 @@ def dead_letter_record(*, app_label: str, task_name: str, raw: Any, reason: str,
     message_type = str(body.get("type", ""))[:64]
     dead_letters = department(app_label).dead_letters.objects
     logger.error(
-        "message rejected",
+        "message dead-lettered",
         extra={
             "app": app_label,
             "message_id": str(message_id) if message_id else None,

@@ -11,7 +11,9 @@ class OutboxState(models.TextChoices):
     PENDING = "pending", "Pending"  # written, not sent yet (or its last publish failed)
     AWAITING_ACK = "awaiting_ack", "Sent, awaiting acknowledgement"
     DONE = "done", "Done"  # acknowledged by the consumer (or sent, for acknowledgements)
-    DEAD = "dead", "Dead"  # never acknowledged after every attempt: staff re-drive it
+    # Given up after MESSAGING_MAX_ATTEMPTS (never acknowledged, or never published): staff
+    # re-drive it. Not a dead letter: those are what a consumer refused or could not apply.
+    ABANDONED = "abandoned", "Abandoned"
 
 
 class AbstractOutboxMessage(models.Model):

@@ -1,11 +1,11 @@
 """The transactional outbox: a message is written in the transaction of the change it reports,
 sent right after commit (the fast path) and, until its consumer acknowledges it, sent again by
-the relay with exponential backoff and jitter, a bounded number of times, then marked dead.
+the relay with exponential backoff and jitter, a bounded number of times, then abandoned.
 
 A publish that fails because the broker is away costs no attempt: the message waits for the
 broker, however long (outbox_oldest_pending_age_seconds shows the wait). One that fails for any
 other reason (a module missing, a message that cannot be encoded) counts as an attempt, so a
-fault that never heals ends in a dead message instead of a message pending for ever. See docs/messaging.md."""
+fault that never heals ends in an abandoned message instead of a message pending for ever. See docs/messaging.md."""
 
 import logging
 import random
@@ -124,15 +124,9 @@ def _failed_attempt(
     *, app_label: str, row: AbstractOutboxMessage, attempts: int, error: Exception, now: datetime
 ) -> dict[str, Any]:
     """The fields of a message whose ``attempts``th publish failed, the broker being there: it
-    is tried again after the backoff or, that being its last attempt, it is dead."""
+    is tried again after the backoff or, that being its last attempt, it is abandoned."""
     if attempts >= settings.MESSAGING_MAX_ATTEMPTS:
-        metrics.OUTBOX_DEAD.labels(app=app_label).inc()
-        logger.error(
-            "message dead-lettered",
-            extra={"app": app_label, "message_id": str(row.id), "type": row.type, "attempts": attempts},
-            exc_info=error,
-        )
-        return {"state": OutboxState.DEAD, "attempts": attempts, "next_attempt_at": now}
+        return _abandon(app_label=app_label, row=row, attempts=attempts, now=now, error=error)
     logger.error(
         "message publish failed",
         extra={"app": app_label, "message_id": str(row.id), "type": row.type, "attempts": attempts},
@@ -141,10 +135,24 @@ def _failed_attempt(
     return {"state": OutboxState.PENDING, "attempts": attempts, "next_attempt_at": now + retry_delay(attempts)}
 
 
+def _abandon(
+    *, app_label: str, row: AbstractOutboxMessage, attempts: int, now: datetime, error: Exception | None = None
+) -> dict[str, Any]:
+    """The fields of a message given up after its ``attempts``th attempt, whose publish failed
+    (``error``) or which was never acknowledged; counted and logged. Staff re-drive it."""
+    metrics.OUTBOX_ABANDONED.labels(app=app_label).inc()
+    logger.error(
+        "message abandoned",
+        extra={"app": app_label, "message_id": str(row.id), "type": row.type, "attempts": attempts},
+        exc_info=error,
+    )
+    return {"state": OutboxState.ABANDONED, "attempts": attempts, "next_attempt_at": now}
+
+
 @dataclass(frozen=True)
 class RelayResult:
     sent: int = 0
-    dead: int = 0
+    abandoned: int = 0
     failed: int = 0  # publishes that failed with the broker there (each one an attempt)
     broker_down: bool = False
 
@@ -154,7 +162,7 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
     in time. Rows are claimed with SELECT … FOR UPDATE SKIP LOCKED, so relays run side by side."""
     outbox = department(app_label).outbox
     now = timezone.now()
-    sent = dead = failed = postponed = 0
+    sent = abandoned = failed = postponed = 0
     broker_down = False
     busy_queues: set[str] | None = None  # asked of the broker once, and only if needed
     with transaction.atomic():
@@ -166,15 +174,10 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
         changed = []
         for row in rows:
             if row.needs_ack and row.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
-                row.state = OutboxState.DEAD
+                _set_fields(row, _abandon(app_label=app_label, row=row, attempts=row.attempts, now=now))
                 row.last_error = f"not acknowledged after {row.attempts} attempts"
                 changed.append(row)
-                dead += 1
-                metrics.OUTBOX_DEAD.labels(app=app_label).inc()
-                logger.error(
-                    "message dead-lettered",
-                    extra={"app": app_label, "message_id": str(row.id), "type": row.type, "attempts": row.attempts},
-                )
+                abandoned += 1
                 continue
             try:
                 if _may_wait_for_a_busy_queue(row, now):
@@ -198,30 +201,34 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
                     break
                 # This message's fault, or the code's: it costs this message an attempt, and the
                 # others are still sent.
-                failure = _failed_attempt(app_label=app_label, row=row, attempts=row.attempts + 1, error=exc, now=now)
-                for name, value in failure.items():
-                    setattr(row, name, value)
-                if row.state == OutboxState.DEAD:
-                    dead += 1
+                _set_fields(
+                    row, _failed_attempt(app_label=app_label, row=row, attempts=row.attempts + 1, error=exc, now=now)
+                )
+                if row.state == OutboxState.ABANDONED:
+                    abandoned += 1
                 else:
                     failed += 1
                 continue
             metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="relay", result="ok").inc()
             if row.attempts:  # sent before, never acknowledged
                 metrics.MESSAGE_RETRIES.labels(app=app_label).inc()
-            for name, value in _sent_fields(attempts=row.attempts, needs_ack=row.needs_ack, now=now).items():
-                setattr(row, name, value)
+            _set_fields(row, _sent_fields(attempts=row.attempts, needs_ack=row.needs_ack, now=now))
             changed.append(row)
             sent += 1
         outbox.objects.bulk_update(
             changed, ["state", "attempts", "sent_at", "next_attempt_at", "last_error"], batch_size=500
         )
-    if sent or dead or failed or postponed:
+    if sent or abandoned or failed or postponed:
         logger.info(
             "relay batch",
-            extra={"app": app_label, "sent": sent, "dead": dead, "failed": failed, "postponed": postponed},
+            extra={"app": app_label, "sent": sent, "abandoned": abandoned, "failed": failed, "postponed": postponed},
         )
-    return RelayResult(sent=sent, dead=dead, failed=failed, broker_down=broker_down)
+    return RelayResult(sent=sent, abandoned=abandoned, failed=failed, broker_down=broker_down)
+
+
+def _set_fields(row: AbstractOutboxMessage, fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        setattr(row, name, value)
 
 
 def _may_wait_for_a_busy_queue(row: AbstractOutboxMessage, now: datetime) -> bool:
@@ -232,7 +239,7 @@ def _may_wait_for_a_busy_queue(row: AbstractOutboxMessage, now: datetime) -> boo
 
 def acknowledge(*, app_label: str, message_id: str) -> bool:
     """Mark a message acknowledged by its consumer: done, whatever state it was in (a late
-    acknowledgement of a message already marked dead proves it arrived after all)."""
+    acknowledgement of a message already abandoned proves it arrived after all)."""
     updated = (
         department(app_label)
         .outbox.objects.filter(pk=message_id)
@@ -243,10 +250,10 @@ def acknowledge(*, app_label: str, message_id: str) -> bool:
 
 
 def outbox_redrive(*, app_label: str, ids: list[Any]) -> int:
-    """Send dead messages again, from a fresh count of attempts."""
+    """Send abandoned messages again, from a fresh count of attempts."""
     count = (
         department(app_label)
-        .outbox.objects.filter(pk__in=ids, state=OutboxState.DEAD)
+        .outbox.objects.filter(pk__in=ids, state=OutboxState.ABANDONED)
         .update(state=OutboxState.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error="")
     )
     logger.info("outbox re-driven", extra={"app": app_label, "count": count})

@@ -1,7 +1,7 @@
 """Hands a signed envelope to the broker as a Celery task of the receiving department.
 
 Senders name the receiving task as a string (settings.MESSAGING_ROUTES), so neither department
-imports the other's tasks. A publish never waits for a dead broker: no retries here, short
+imports the other's tasks. A publish never waits for a broker that is down: no retries here, short
 socket timeouts in the broker settings; the outbox does the retrying.
 """
 

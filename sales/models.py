@@ -118,7 +118,9 @@ class OrderStatusChange(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """The first answer to a request made with an ``Idempotency-Key`` header, per user."""
+    """The first answer to a request made with an ``Idempotency-Key`` header, per user: the
+    order it placed (``order_id``, 201) or the lines it was refused for (``response_body``, 409).
+    Written by ``sales.services.order_place_idempotently`` alone."""
 
     class State(models.TextChoices):
         IN_PROGRESS = "in_progress", "In progress"

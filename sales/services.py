@@ -1,8 +1,11 @@
 """Sales business logic. Every write of the sales department goes through a function here."""
 
+import contextlib
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -105,29 +108,21 @@ LINE_TOTAL_MAX = _largest_amount(OrderLine, "line_total")
 ORDER_TOTAL_MAX = _largest_amount(Order, "total")
 
 
-class IdempotencyKeyInProgress(Exception):
-    """Another request with the same key is still running."""
-
-
-class IdempotencyKeyMismatch(Exception):
-    """The key was first used with a different request body."""
-
-
 def order_place(
     *,
     customer: AbstractBaseUser,
     lines: Sequence[LineRequest],
     shipping_address: ShippingAddress,
-    idempotency_key: IdempotencyKey | None = None,
+    claimed_key: IdempotencyKey | None = None,
 ) -> Order:
     """Take the stock and create the order, all in one transaction, or change nothing.
 
     Preconditions: ``lines`` is not empty and names each sku once (the API validates both).
     Raises UnknownProducts, AmountsTooLarge or ProductsUnavailable, after which nothing is
-    stored and no stock taken. With an
-    ``idempotency_key`` claimed by ``idempotency_key_claim``, the key is completed in the
-    same transaction, so a crash can never leave an order whose key would let a retry
-    place a second one.
+    stored and no stock taken. A ``claimed_key`` (``order_place_idempotently`` claims it) is
+    completed in the same transaction, so a crash can never leave an order whose key would let
+    a retry place a second one; should another request have taken the key over meanwhile, this
+    raises IdempotencyKeyInProgress and the order is rolled back.
     """
     skus = sorted(line.sku for line in lines)
     with transaction.atomic():
@@ -187,8 +182,8 @@ def order_place(
             occurred_at=order.created_at,
         )
         outbox_write(app_label="sales", message=_order_created(order, order_lines))
-        if idempotency_key is not None:
-            idempotency_key_complete(record=idempotency_key, response_status=201, order_id=order.id)
+        if claimed_key is not None:
+            _idempotency_key_complete(record=claimed_key, response_status=201, order_id=order.id)
     _remember_lines(order, order_lines)
     logger.info("order placed", extra={"order_id": order.id, "lines": len(order_lines), "total": str(order.total)})
     return order
@@ -266,10 +261,97 @@ def order_status_advance(
     return change
 
 
-# --- Idempotency keys -----------------------------------------------------------------------
+# --- Placing an order with an Idempotency-Key ----------------------------------------------
 
 
-def idempotency_key_claim(*, user: AbstractBaseUser, key: str, fingerprint: str) -> IdempotencyKey:
+class IdempotencyKeyInProgress(Exception):
+    """Another request with the same key is still running."""
+
+
+class IdempotencyKeyMismatch(Exception):
+    """The key was first used with a different request body."""
+
+
+@dataclass(frozen=True)
+class OrderPlacement:
+    """What a request to place an order came to, as its Idempotency-Key remembers it: the order
+    placed, or else the lines it was refused for want of stock. ``replayed``: this is the answer
+    to the key's first request, given again; this request changed nothing."""
+
+    order: Order | None = None
+    unavailable: tuple[UnavailableLine, ...] = ()
+    replayed: bool = False
+
+
+def request_fingerprint(body: Any) -> str:
+    """What a retry must send again to get the first answer: the request body as sent (ignored
+    fields, and the spelling of what validation normalises, included)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def order_place_idempotently(
+    *,
+    customer: AbstractBaseUser,
+    lines: Sequence[LineRequest],
+    shipping_address: ShippingAddress,
+    idempotency_key: str | None,
+    request_body: Any,
+) -> OrderPlacement:
+    """Place an order (``order_place``, same preconditions) for a request that may carry an
+    Idempotency-Key: a retry with the same key and ``request_body`` gets the first request's
+    answer again, and no second order.
+
+    The key is claimed in a transaction of its own, committed before the order's, so that a
+    second request with it sees it at once. The order's transaction completes it. A refusal for
+    want of stock completes it too, in a transaction of its own: the retry is refused the same
+    way, whatever the stock is by then. Any other outcome (UnknownProducts, AmountsTooLarge, an
+    error: the database away or timing out) releases the key for a retry and is raised again.
+    A claim whose release failed (the database away) is taken over by a retry after
+    IDEMPOTENCY_KEY_LOCK_TIMEOUT. Without a key, this is ``order_place``, with the refusal
+    for want of stock returned instead of raised.
+
+    Raises IdempotencyKeyMismatch when the key was used with another body, and
+    IdempotencyKeyInProgress while a request with it is running (this one's key taken over by
+    another meanwhile included).
+    """
+    record = None
+    if idempotency_key is not None:
+        record = _idempotency_key_claim(
+            user=customer, key=idempotency_key, fingerprint=request_fingerprint(request_body)
+        )
+        if record.state == IdempotencyKey.State.COMPLETED:
+            return _replay(record)
+    try:
+        order = order_place(customer=customer, lines=lines, shipping_address=shipping_address, claimed_key=record)
+    except ProductsUnavailable as exc:
+        if record is not None:
+            # Should another request have taken the key over meanwhile, it answers for it.
+            with contextlib.suppress(IdempotencyKeyInProgress):
+                _idempotency_key_complete(
+                    record=record,
+                    response_status=409,
+                    response_body={"unavailable": [asdict(line) for line in exc.lines]},
+                )
+        return OrderPlacement(unavailable=tuple(exc.lines))
+    except IdempotencyKeyInProgress:  # taken over: the key is the other request's now
+        raise
+    except Exception:
+        if record is not None:
+            _idempotency_key_release(record=record)
+        raise
+    return OrderPlacement(order=order)
+
+
+def _replay(record: IdempotencyKey) -> OrderPlacement:
+    """The answer a completed key remembers: its order as it is now, or its refusal."""
+    if record.order_id:
+        return OrderPlacement(order=Order.objects.prefetch_related("lines").get(id=record.order_id), replayed=True)
+    unavailable = tuple(UnavailableLine(**line) for line in record.response_body["unavailable"])
+    return OrderPlacement(unavailable=unavailable, replayed=True)
+
+
+def _idempotency_key_claim(*, user: AbstractBaseUser, key: str, fingerprint: str) -> IdempotencyKey:
     """Claim ``key`` for a request, or return the completed record of its first use.
 
     Raises IdempotencyKeyMismatch when the key was used with another body, and
@@ -300,7 +382,7 @@ def idempotency_key_claim(*, user: AbstractBaseUser, key: str, fingerprint: str)
     return record
 
 
-def idempotency_key_complete(
+def _idempotency_key_complete(
     *, record: IdempotencyKey, response_status: int, response_body: Any = None, order_id: str = ""
 ) -> None:
     """Store the answer of the request holding ``record``.
@@ -324,7 +406,7 @@ def idempotency_key_complete(
     record.order_id = order_id
 
 
-def idempotency_key_release(*, record: IdempotencyKey) -> None:
+def _idempotency_key_release(*, record: IdempotencyKey) -> None:
     """Forget a claim whose request stored nothing (bad input, a crash): the key is free again."""
     IdempotencyKey.objects.filter(
         pk=record.pk, state=IdempotencyKey.State.IN_PROGRESS, locked_at=record.locked_at

@@ -1,8 +1,6 @@
-import contextlib
-import hashlib
-import json
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import django_filters
@@ -26,7 +24,7 @@ from sales.api.serializers import (
     ProductSerializer,
     ProductUpdateSerializer,
 )
-from sales.models import IdempotencyKey, Order, OrderStatus
+from sales.models import Order, OrderStatus
 
 logger = logging.getLogger(__name__)
 
@@ -104,11 +102,6 @@ class IdempotencyKeyReused(APIException):
 _IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
 
-def request_fingerprint(data: Any) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 @extend_schema_view(
     list=extend_schema(responses={200: OrderSerializer(many=True), 400: ErrorSerializer}),
     retrieve=extend_schema(responses={200: OrderSerializer, 404: ErrorSerializer}),
@@ -159,79 +152,50 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         if not serializer.is_valid():
             _refused("invalid")
             raise ValidationError(serializer.errors)
-        record = self._claim_idempotency_key(request)
-        if record is not None and record.state == IdempotencyKey.State.COMPLETED:
-            return self._replay(record)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+            raise ValidationError({"detail": "Idempotency-Key must be 1 to 255 printable ASCII characters."})
         try:
-            order = services.order_place(
+            placement = services.order_place_idempotently(
                 customer=request.user,
                 lines=serializer.line_requests(),
                 shipping_address=serializer.shipping(),
-                idempotency_key=record,
-            )
-        except services.ProductsUnavailable as exc:
-            body = {
-                "detail": "Some products are not available in the quantity asked for.",
-                "unavailable": [
-                    {"sku": line.sku, "requested": line.requested, "available": line.available} for line in exc.lines
-                ],
-            }
-            if record is not None:
-                # Should another request have taken the key over meanwhile, it answers for it.
-                with contextlib.suppress(services.IdempotencyKeyInProgress):
-                    services.idempotency_key_complete(record=record, response_status=409, response_body=body)
-            _refused("unavailable", skus=[line.sku for line in exc.lines])
-            return Response(body, status=status.HTTP_409_CONFLICT)
-        except services.IdempotencyKeyInProgress as exc:  # another request took the key over
-            raise IdempotencyKeyBusy() from exc
-        except services.UnknownProducts as exc:
-            self._release(record)
-            _refused("unknown_product", skus=exc.skus)
-            raise ValidationError({"items": _unknown_sku_errors(serializer, exc.skus)}) from exc
-        except services.AmountsTooLarge as exc:
-            self._release(record)
-            _refused("amount_too_large", skus=exc.skus)
-            raise ValidationError({"items": _amount_errors(serializer, exc)}) from exc
-        except Exception:
-            self._release(record)
-            raise
-        metrics.ORDERS_PLACED.inc()
-        return self._created(order)
-
-    @staticmethod
-    def _release(record: IdempotencyKey | None) -> None:
-        if record is not None:
-            services.idempotency_key_release(record=record)
-
-    def _claim_idempotency_key(self, request: Request) -> IdempotencyKey | None:
-        key = request.headers.get("Idempotency-Key")
-        if key is None:
-            return None
-        if not _IDEMPOTENCY_KEY.fullmatch(key):
-            raise ValidationError({"detail": "Idempotency-Key must be 1 to 255 printable ASCII characters."})
-        try:
-            return services.idempotency_key_claim(
-                user=request.user, key=key, fingerprint=request_fingerprint(request.data)
+                idempotency_key=key,
+                request_body=request.data,
             )
         except services.IdempotencyKeyMismatch as exc:
             raise IdempotencyKeyReused() from exc
         except services.IdempotencyKeyInProgress as exc:
             raise IdempotencyKeyBusy() from exc
-
-    def _replay(self, record: IdempotencyKey) -> Response:
-        if record.order_id:
-            order = selectors.order_get_for_user(user=self.request.user, order_id=record.order_id)
-            return self._created(order)
-        return Response(record.response_body, status=record.response_status)
-
-    def _created(self, order: Order) -> Response:
-        location = reverse("order-detail", kwargs={"pk": order.id})
-        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED, headers={"Location": location})
+        except services.UnknownProducts as exc:
+            _refused("unknown_product", skus=exc.skus)
+            raise ValidationError({"items": _unknown_sku_errors(serializer, exc.skus)}) from exc
+        except services.AmountsTooLarge as exc:
+            _refused("amount_too_large", skus=exc.skus)
+            raise ValidationError({"items": _amount_errors(serializer, exc)}) from exc
+        # A replayed answer was counted when it was first given.
+        if placement.order is None:
+            if not placement.replayed:
+                _refused("unavailable", skus=[line.sku for line in placement.unavailable])
+            return Response(_unavailable(placement.unavailable), status=status.HTTP_409_CONFLICT)
+        if not placement.replayed:
+            metrics.ORDERS_PLACED.inc()
+        location = reverse("order-detail", kwargs={"pk": placement.order.id})
+        return Response(
+            OrderSerializer(placement.order).data, status=status.HTTP_201_CREATED, headers={"Location": location}
+        )
 
 
 def _refused(reason: str, **details: Any) -> None:
     metrics.ORDERS_REFUSED.labels(reason=reason).inc()
     logger.info("order refused", extra={"reason": reason, **details})
+
+
+def _unavailable(lines: Sequence[services.UnavailableLine]) -> dict[str, Any]:
+    return {
+        "detail": "Some products are not available in the quantity asked for.",
+        "unavailable": [{"sku": line.sku, "requested": line.requested, "available": line.available} for line in lines],
+    }
 
 
 def _unknown_sku_errors(serializer: OrderCreateSerializer, skus: list[str]) -> dict[str, dict[str, list[str]]]:

@@ -34,7 +34,7 @@ def metrics_named(expr: str) -> set[str]:
 def test_each_rule_has_a_severity_and_a_summary():
     assert [(rule["alert"], rule["labels"]["severity"], bool(rule["annotations"]["summary"])) for rule in rules()] == [
         ("OutboxAgeing", "page", True),
-        ("OutboxMessagesDead", "page", True),
+        ("OutboxMessagesAbandoned", "page", True),
         ("DeadLetters", "page", True),
         ("ConsumerRetries", "ticket", True),
     ]
@@ -44,7 +44,7 @@ def test_each_rule_has_a_severity_and_a_summary():
 def test_every_metric_a_rule_names_is_served_by_the_app(client, broker):
     # Labelled counters are served once something has counted: cause each once.
     SalesOutboxMessageFactory(state=OutboxState.AWAITING_ACK, attempts=settings.MESSAGING_MAX_ATTEMPTS)
-    relay_batch(app_label="sales")  # a message dead after its last attempt
+    relay_batch(app_label="sales")  # a message abandoned after its last attempt
     forged = {**SalesOutboxMessageFactory.build().envelope, "payload": {"order_id": "ORD-FORGED"}}
     task_named("delivery.order_created").apply(args=[forged])  # a dead letter: bad signature
     task = task_named("sales.shipment_status_changed")
@@ -55,7 +55,7 @@ def test_every_metric_a_rule_names_is_served_by_the_app(client, broker):
     named = set().union(*(metrics_named(rule["expr"]) for rule in rules()))
     assert named == {
         "outbox_oldest_pending_age_seconds",
-        "outbox_dead_total",
+        "outbox_abandoned_total",
         "dead_letters_total",
         "task_retries_total",
     }

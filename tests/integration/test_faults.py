@@ -64,8 +64,8 @@ def assert_each_order_has_exactly_one_shipment(order_ids: list[str]) -> None:
     assert DeliveryInbox.objects.count() == len(order_ids)
     assert SalesOutbox.objects.filter(type="order.created", state=OutboxState.DONE).count() == len(order_ids)
     assert (SalesDeadLetter.objects.count(), DeliveryDeadLetter.objects.count()) == (0, 0)
-    assert SalesOutbox.objects.filter(state=OutboxState.DEAD).exists() is False
-    assert DeliveryOutbox.objects.filter(state=OutboxState.DEAD).exists() is False
+    assert SalesOutbox.objects.filter(state=OutboxState.ABANDONED).exists() is False
+    assert DeliveryOutbox.objects.filter(state=OutboxState.ABANDONED).exists() is False
 
 
 def test_orders_placed_while_redis_is_down_go_out_when_it_is_back(stack):

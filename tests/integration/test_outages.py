@@ -208,15 +208,15 @@ def assert_every_order_placed_once_and_shipped_once(postgres: Postgres, database
     seconds = wait_until(converged, timeout=120, interval=0.5, what="every order shipped")
     shipped = sorted(row[0] for row in postgres.query(database, "SELECT order_id FROM delivery_shipment"))
     in_database = sorted(row[0] for row in postgres.query(database, "SELECT id FROM sales_order"))
-    dead = postgres.query(
+    given_up = postgres.query(
         database,
         "SELECT (SELECT count(*) FROM sales_deadletter) + (SELECT count(*) FROM delivery_deadletter)"
-        " + (SELECT count(*) FROM sales_outboxmessage WHERE state = 'dead')"
-        " + (SELECT count(*) FROM delivery_outboxmessage WHERE state = 'dead')",
+        " + (SELECT count(*) FROM sales_outboxmessage WHERE state = 'abandoned')"
+        " + (SELECT count(*) FROM delivery_outboxmessage WHERE state = 'abandoned')",
     )[0][0]
     assert len(set(placed.values())) == len(placed) == len({answer.key for answer in load.orders})
     assert shipped == in_database == sorted(placed.values())
-    assert dead == 0
+    assert given_up == 0
     print(f"\n{len(placed)} orders tried, {accepted_at_once} accepted at once, the rest after the outage", end="")
     return seconds
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
     "path",
     [
         "/admin/sales/outboxmessage/",
-        "/admin/sales/outboxmessage/?state__exact=dead",
+        "/admin/sales/outboxmessage/?state__exact=abandoned",
         "/admin/sales/deadletter/",
         "/admin/delivery/outboxmessage/",
         "/admin/delivery/deadletter/?state__exact=dead",
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
     ],
 )
 def test_messaging_pages_render_for_staff(staff_browser, path):
-    SalesOutboxMessageFactory(state=OutboxState.DEAD, last_error="not acknowledged after 20 attempts")
+    SalesOutboxMessageFactory(state=OutboxState.ABANDONED, last_error="not acknowledged after 20 attempts")
     SalesDeadLetterFactory()
     DeliveryOutboxMessageFactory()
     DeliveryDeadLetterFactory()
@@ -47,16 +47,16 @@ def test_outbox_and_shipment_detail_pages_render(staff_browser):
     assert staff_browser.get(f"/admin/delivery/shipment/{shipment.pk}/change/").status_code == 200
 
 
-def test_staff_re_drive_dead_outbox_messages(staff_browser):
-    dead = SalesOutboxMessageFactory(state=OutboxState.DEAD, attempts=20)
+def test_staff_re_drive_abandoned_outbox_messages(staff_browser):
+    abandoned = SalesOutboxMessageFactory(state=OutboxState.ABANDONED, attempts=20)
     done = SalesOutboxMessageFactory(state=OutboxState.DONE, attempts=1)
 
     response = staff_browser.post(
-        "/admin/sales/outboxmessage/", {"action": "redrive", "_selected_action": [str(dead.pk), str(done.pk)]}
+        "/admin/sales/outboxmessage/", {"action": "redrive", "_selected_action": [str(abandoned.pk), str(done.pk)]}
     )
 
     assert response.status_code == 302
-    assert dict(SalesOutbox.objects.values_list("pk", "state")) == {dead.pk: "pending", done.pk: "done"}
+    assert dict(SalesOutbox.objects.values_list("pk", "state")) == {abandoned.pk: "pending", done.pk: "done"}
 
 
 def test_staff_re_drive_a_dead_letter(staff_browser, broker):

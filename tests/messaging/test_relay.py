@@ -47,7 +47,7 @@ def test_relay_sends_due_messages_oldest_first_in_batches(quiet_broker):
 
     result = relay_batch(app_label="sales", batch_size=2)
 
-    assert (result.sent, result.dead, result.broker_down) == (2, 0, False)
+    assert (result.sent, result.abandoned, result.broker_down) == (2, 0, False)
     assert [envelope["id"] for envelope in quiet_broker.published] == [str(oldest.id), str(older.id)]
     oldest.refresh_from_db()
     not_due.refresh_from_db()
@@ -87,16 +87,23 @@ def test_retry_delay_doubles_with_jitter_up_to_the_cap(attempts, low, high):
 
 
 @pytest.mark.django_db
-def test_after_the_last_attempt_a_message_is_dead_and_not_sent(quiet_broker, settings):
+def test_after_the_last_attempt_a_message_is_abandoned_and_not_sent(quiet_broker, settings, client, caplog):
     row = SalesOutboxMessageFactory(
         state=OutboxState.AWAITING_ACK, attempts=settings.MESSAGING_MAX_ATTEMPTS, next_attempt_at=ago(1)
     )
+    before = scrape(client)
 
     result = relay_batch(app_label="sales")
 
     row.refresh_from_db()
-    assert (result.sent, result.dead, quiet_broker.published) == (0, 1, [])
-    assert (row.state, row.last_error) == (OutboxState.DEAD, "not acknowledged after 20 attempts")
+    after = scrape(client)
+    assert (result, quiet_broker.published) == (RelayResult(abandoned=1), [])
+    assert (row.state, row.attempts, row.last_error) == (
+        OutboxState.ABANDONED,
+        20,
+        "not acknowledged after 20 attempts",
+    )
+    assert (abandoned_counted(before, after), errors_logged(caplog)) == (1, [("message abandoned", None)])
 
 
 @pytest.mark.django_db
@@ -123,7 +130,7 @@ def test_acknowledgements_are_done_once_sent(quiet_broker):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("state", [OutboxState.PENDING, OutboxState.AWAITING_ACK, OutboxState.DEAD])
+@pytest.mark.parametrize("state", [OutboxState.PENDING, OutboxState.AWAITING_ACK, OutboxState.ABANDONED])
 def test_an_acknowledgement_makes_a_message_done_from_any_state(state):
     row = SalesOutboxMessageFactory(state=state)
 
@@ -141,19 +148,19 @@ def test_a_repeated_acknowledgement_changes_nothing():
 
 
 @pytest.mark.django_db
-def test_re_driving_a_dead_message_sends_it_again_from_scratch(quiet_broker):
-    dead = SalesOutboxMessageFactory(state=OutboxState.DEAD, attempts=20, last_error="not acknowledged")
+def test_re_driving_an_abandoned_message_sends_it_again_from_scratch(quiet_broker):
+    abandoned = SalesOutboxMessageFactory(state=OutboxState.ABANDONED, attempts=20, last_error="not acknowledged")
     alive = SalesOutboxMessageFactory(
         state=OutboxState.AWAITING_ACK, attempts=2, next_attempt_at=timezone.now() + timedelta(minutes=1)
     )
 
-    count = outbox_redrive(app_label="sales", ids=[dead.id, alive.id])
+    count = outbox_redrive(app_label="sales", ids=[abandoned.id, alive.id])
     relay_batch(app_label="sales")
 
-    dead.refresh_from_db()
+    abandoned.refresh_from_db()
     alive.refresh_from_db()
     assert count == 1
-    assert (dead.state, dead.attempts, dead.last_error) == (OutboxState.AWAITING_ACK, 1, "")
+    assert (abandoned.state, abandoned.attempts, abandoned.last_error) == (OutboxState.AWAITING_ACK, 1, "")
     assert (alive.state, alive.attempts) == (OutboxState.AWAITING_ACK, 2)
 
 
@@ -279,6 +286,11 @@ def test_a_failed_send_that_cannot_reach_the_database_either_is_left_to_the_rela
 # --- publishes that fail with the broker there ----------------------------------------------
 
 
+def abandoned_counted(before: dict, after: dict) -> float:
+    sales = ("outbox_abandoned_total", (("app", "sales"),))
+    return after[sales] - before.get(sales, 0)
+
+
 def errors_logged(caplog) -> list[tuple[str, BaseException | None]]:
     return [
         (record.getMessage(), record.exc_info and record.exc_info[1])
@@ -297,7 +309,7 @@ def test_a_publish_failing_with_the_broker_there_costs_an_attempt_and_the_others
     result = relay_batch(app_label="sales")
 
     bad.refresh_from_db()
-    assert result == RelayResult(sent=2, dead=0, failed=1, broker_down=False)
+    assert result == RelayResult(sent=2, abandoned=0, failed=1, broker_down=False)
     assert [envelope["id"] for envelope in quiet_broker.published] == [str(first.id), str(last.id)]
     assert (bad.state, bad.attempts, bad.sent_at, bad.last_error) == (
         OutboxState.PENDING, 1, None, "ModuleNotFoundError(\"No module named 'packaging'\")"
@@ -307,7 +319,7 @@ def test_a_publish_failing_with_the_broker_there_costs_an_attempt_and_the_others
 
 
 @pytest.mark.django_db
-def test_a_message_whose_publish_fails_at_its_last_attempt_is_dead(quiet_broker, settings, client, caplog):
+def test_a_message_whose_publish_fails_at_its_last_attempt_is_abandoned(quiet_broker, settings, client, caplog):
     row = SalesOutboxMessageFactory(
         state=OutboxState.AWAITING_ACK, attempts=settings.MESSAGING_MAX_ATTEMPTS - 1, sent_at=ago(60)
     )
@@ -319,13 +331,11 @@ def test_a_message_whose_publish_fails_at_its_last_attempt_is_dead(quiet_broker,
 
     row.refresh_from_db()
     after = scrape(client)
-    assert result == RelayResult(sent=0, dead=1, failed=0, broker_down=False)
+    assert result == RelayResult(sent=0, abandoned=1, failed=0, broker_down=False)
     assert (row.state, row.attempts, row.last_error) == (
-        OutboxState.DEAD, 20, "EncodeError(TypeError('Object of type object is not JSON serializable'))"
+        OutboxState.ABANDONED, 20, "EncodeError(TypeError('Object of type object is not JSON serializable'))"
     )  # fmt: skip
-    dead_total = ("outbox_dead_total", (("app", "sales"),))
-    assert after[dead_total] - before.get(dead_total, 0) == 1
-    assert errors_logged(caplog) == [("message dead-lettered", unencodable)]
+    assert (abandoned_counted(before, after), errors_logged(caplog)) == (1, [("message abandoned", unencodable)])
 
 
 @pytest.mark.django_db
@@ -335,6 +345,6 @@ def test_a_broker_that_times_out_stops_the_batch_without_costing_an_attempt(quie
 
     result = relay_batch(app_label="sales")
 
-    assert result == RelayResult(sent=0, dead=0, failed=0, broker_down=True)
+    assert result == RelayResult(sent=0, abandoned=0, failed=0, broker_down=True)
     assert quiet_broker.published == []
     assert set(SalesOutbox.objects.values_list("state", "attempts")) == {(OutboxState.PENDING, 0)}

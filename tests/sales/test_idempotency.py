@@ -5,11 +5,11 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from sales.api.views import request_fingerprint
 from sales.models import IdempotencyKey, Order, Product
-from sales.services import idempotency_keys_purge
+from sales.services import idempotency_keys_purge, request_fingerprint
 from sales.tasks import purge_idempotency_keys
 from tests.clients import bearer_client
+from tests.core.test_operations import scrape
 from tests.factories import CustomerFactory, IdempotencyKeyFactory, ProductFactory
 
 BODY = {
@@ -47,6 +47,7 @@ def test_replay_of_a_refusal_is_the_same_refusal(customer_client, mug):
     again = post(customer_client, {**BODY, "items": [{"sku": "MUG-1", "quantity": 11}]})
 
     assert (first.status_code, again.status_code) == (409, 409)
+    assert again.content == first.content
     assert (
         again.json()
         == first.json()
@@ -56,6 +57,20 @@ def test_replay_of_a_refusal_is_the_same_refusal(customer_client, mug):
         }
     )
     assert Order.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_replay_is_not_counted_again(customer_client, client, mug):
+    before = scrape(client)
+
+    post(customer_client)
+    post(customer_client)
+    post(customer_client, {**BODY, "items": [{"sku": "MUG-1", "quantity": 11}]}, key="key-2")
+    post(customer_client, {**BODY, "items": [{"sku": "MUG-1", "quantity": 11}]}, key="key-2")
+    after = scrape(client)
+
+    counted = [("orders_placed_total", ()), ("orders_refused_total", (("reason", "unavailable"),))]
+    assert [after.get(name, 0) - before.get(name, 0) for name in counted] == [1, 1]
 
 
 @pytest.mark.django_db

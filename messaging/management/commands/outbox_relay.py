@@ -37,7 +37,7 @@ class Command(BaseCommand):
             try:
                 for each in departments():
                     result = relay_batch(app_label=each.label, batch_size=batch_size)
-                    busy |= result.sent + result.dead >= batch_size
+                    busy |= result.sent + result.abandoned >= batch_size
                     broker_down |= result.broker_down
             except DATABASE_ERRORS as exc:  # the database is away: keep going, it will come back
                 logger.warning("outbox relay pass failed: database unavailable", extra={"error": repr(exc)[:200]})
