@@ -11,11 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from accounts.models import User
 from messaging.outbox import outbox_write
 from sales.contracts import OrderCreated, OrderCreatedAddress, OrderCreatedItem
 from sales.models import IdempotencyKey, Order, OrderLine, OrderStatus, OrderStatusChange, Product
@@ -99,6 +99,7 @@ class AmountsTooLarge(Exception):
 
 def _largest_amount(model: type[models.Model], field_name: str) -> Decimal:
     field = model._meta.get_field(field_name)
+    assert isinstance(field, models.DecimalField)
     return Decimal(10) ** (field.max_digits - field.decimal_places) - Decimal(10) ** -field.decimal_places
 
 
@@ -110,7 +111,7 @@ ORDER_TOTAL_MAX = _largest_amount(Order, "total")
 
 def order_place(
     *,
-    customer: AbstractBaseUser,
+    customer: User,
     lines: Sequence[LineRequest],
     shipping_address: ShippingAddress,
     claimed_key: IdempotencyKey | None = None,
@@ -194,8 +195,9 @@ def _remember_lines(order: Order, lines: list[OrderLine]) -> None:
     with the rows just written, rather than read them back (one query less per order)."""
     queryset = order.lines.all()
     queryset._result_cache = list(lines)
-    queryset._prefetch_done = True
-    order._prefetched_objects_cache = {"lines": queryset}
+    # Django's prefetch cache has no public setter (nor a type for these attributes).
+    queryset._prefetch_done = True  # type: ignore[attr-defined]
+    order._prefetched_objects_cache = {"lines": queryset}  # type: ignore[attr-defined]
 
 
 def _order_created(order: Order, lines: Sequence[OrderLine]) -> OrderCreated:
@@ -292,7 +294,7 @@ def request_fingerprint(body: Any) -> str:
 
 def order_place_idempotently(
     *,
-    customer: AbstractBaseUser,
+    customer: User,
     lines: Sequence[LineRequest],
     shipping_address: ShippingAddress,
     idempotency_key: str | None,
@@ -347,11 +349,11 @@ def _replay(record: IdempotencyKey) -> OrderPlacement:
     """The answer a completed key remembers: its order as it is now, or its refusal."""
     if record.order_id:
         return OrderPlacement(order=Order.objects.prefetch_related("lines").get(id=record.order_id), replayed=True)
-    unavailable = tuple(UnavailableLine(**line) for line in record.response_body["unavailable"])
+    unavailable = tuple(UnavailableLine(**line) for line in (record.response_body or {})["unavailable"])
     return OrderPlacement(unavailable=unavailable, replayed=True)
 
 
-def _idempotency_key_claim(*, user: AbstractBaseUser, key: str, fingerprint: str) -> IdempotencyKey:
+def _idempotency_key_claim(*, user: User, key: str, fingerprint: str) -> IdempotencyKey:
     """Claim ``key`` for a request, or return the completed record of its first use.
 
     Raises IdempotencyKeyMismatch when the key was used with another body, and

@@ -12,7 +12,9 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
+from accounts.api.auth import authenticated_user
 from core import metrics
 from core.api import ErrorSerializer
 from core.ids import PUBLIC_ID_PATTERN
@@ -24,7 +26,7 @@ from sales.api.serializers import (
     ProductSerializer,
     ProductUpdateSerializer,
 )
-from sales.models import Order, OrderStatus
+from sales.models import Order, OrderStatus, Product
 
 logger = logging.getLogger(__name__)
 
@@ -66,13 +68,14 @@ class ProductViewSet(
     def get_serializer_class(self) -> type[ProductSerializer]:
         return ProductUpdateSerializer if self.action == "partial_update" else ProductSerializer
 
-    def perform_create(self, serializer: ProductSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Product]) -> None:
         try:
             serializer.instance = services.product_create(**serializer.validated_data)
         except IntegrityError as exc:  # the same sku created twice at the same moment
             raise ValidationError({"sku": ["product with this sku already exists."]}) from exc
 
-    def perform_update(self, serializer: ProductSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Product]) -> None:
+        assert isinstance(serializer.instance, Product)  # UpdateModelMixin found it
         serializer.instance = services.product_update(product=serializer.instance, **serializer.validated_data)
 
 
@@ -134,7 +137,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
             return Order.objects.none()
-        return selectors.order_list_for_customer(customer=self.request.user)
+        return selectors.order_list_for_customer(customer=authenticated_user(self.request))
 
     def get_throttles(self) -> list[Any]:
         # Placing orders has its own, stricter rates; reading them does not.
@@ -142,7 +145,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return super().get_throttles()
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        order = selectors.order_get_for_user(user=request.user, order_id=pk)
+        order = selectors.order_get_for_user(user=authenticated_user(request), order_id=pk)
         if order is None:
             raise Http404
         return Response(OrderSerializer(order).data)
@@ -157,7 +160,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             raise ValidationError({"detail": "Idempotency-Key must be 1 to 255 printable ASCII characters."})
         try:
             placement = services.order_place_idempotently(
-                customer=request.user,
+                customer=authenticated_user(request),
                 lines=serializer.line_requests(),
                 shipping_address=serializer.shipping(),
                 idempotency_key=key,
