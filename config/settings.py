@@ -431,19 +431,14 @@ CELERY_WORKER_REDIRECT_STDOUTS = False
 CELERY_DB_REUSE_MAX = 1000
 
 # --- Metrics: Prometheus, summed over every process of this host ------------------------------
+# Each process writes its figures here; core/metrics.py hands the directory to prometheus_client
+# (and makes it) before prometheus_client is first imported.
 PROMETHEUS_MULTIPROC_DIR = env.str(
     "PROMETHEUS_MULTIPROC_DIR", default=str(Path(tempfile.gettempdir()) / "order-processing-metrics")
 )
-Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR  # read by prometheus_client on import
 
 # --- Error reporting (core/error_reporting.py says what an event may carry) ----------------
+# Unset: off. The core app starts the SDK when Django starts (core/apps.py).
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
-if SENTRY_DSN:
-    from core.error_reporting import init_error_reporting
-
-    init_error_reporting(
-        dsn=SENTRY_DSN,
-        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
-        release=env.str("SENTRY_RELEASE", default="") or None,
-    )
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="") or None
