@@ -2,9 +2,11 @@
 import os
 import sys
 
+from config.settings import settings_module
+
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module(os.environ)
     if sys.argv[1:2] == ["migrate"]:
         # No statement timeout for a migration (settings.DATABASE_TIMEOUTS), a lock timeout still.
         os.environ.setdefault("DJANGO_PROCESS_KIND", "maintenance")

@@ -2,6 +2,8 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from config.settings import settings_module
+
+os.environ["DJANGO_SETTINGS_MODULE"] = settings_module(os.environ)
 
 application = get_asgi_application()

@@ -12,9 +12,12 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections
 
+from config.settings import settings_module
 from messaging import transport
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Before the app is made: Celery installs its Django fix-up (which starts Django in workers and
+# beat) only when this is set.
+os.environ["DJANGO_SETTINGS_MODULE"] = settings_module(os.environ)
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -4,7 +4,9 @@ from django.core.handlers import wsgi
 from django.core.wsgi import get_wsgi_application
 from django.utils.http import parse_header_parameters
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from config.settings import settings_module
+
+os.environ["DJANGO_SETTINGS_MODULE"] = settings_module(os.environ)
 # The web's waits on the database are the tighter ones (settings.DATABASE_TIMEOUTS).
 os.environ.setdefault("DJANGO_PROCESS_KIND", "web")
 

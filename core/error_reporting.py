@@ -54,7 +54,7 @@ _JWT = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]*")
 
 
 def init_error_reporting(*, dsn: str, environment: str, release: str | None) -> None:
-    """Start sending errors to Sentry. Call once per process, from the settings."""
+    """Start sending errors to Sentry. Called once per process, when Django starts (core/apps.py)."""
     sentry_sdk.init(
         dsn=dsn,
         integrations=[DjangoIntegration(), CeleryIntegration()],

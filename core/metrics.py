@@ -1,17 +1,29 @@
 """Prometheus metrics, correct across processes.
 
 Every process (gunicorn workers, Celery workers, the relay) writes its counters and histograms to
-files in PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode, set up in settings);
+files in PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode, set up below);
 ``/metrics`` adds them all up, with the collectors the apps register (messaging's outbox gauges, read
 from the database at scrape time). docs/operations.md lists every metric.
 """
 
+import os
+from pathlib import Path
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
+from django.conf import settings
+
+# prometheus_client picks its multiprocess mode when it is first imported, from the environment
+# variable, and writes a file in the directory as soon as a metric exists. So both are set up
+# here, before the import below, in whichever process gets here first (web, workers, beat, relay,
+# other commands, tests): this module is where the project first imports prometheus_client
+# (messaging.metrics, the only other place, is imported after it, by messaging.apps).
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.PROMETHEUS_MULTIPROC_DIR
+Path(settings.PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+
+from django.http import HttpRequest, HttpResponse  # noqa: E402
+from django.views.decorators.http import require_GET  # noqa: E402
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest  # noqa: E402
+from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["view", "method", "code"])
 HTTP_LATENCY = Histogram(

@@ -70,8 +70,10 @@ def prepare_database(server_url: str) -> str:
 
 def setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DJANGO_HTTPS", "0")
+    from config.settings import settings_module
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module(os.environ)
     import django
 
     django.setup()

@@ -16,9 +16,10 @@ ensure_redis "${REDIS_PORT:-6391}"
 # on one machine must not add up each other's counters.
 export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$(mktemp -d /tmp/order-processing-test-metrics.XXXXXX)}
 
-say "lint: ruff, import-linter"
+say "lint: ruff, import-linter, mypy"
 ruff check .
 ruff format --check .
 lint-imports
+mypy
 say "tests: pytest"
 python -m pytest "$@"

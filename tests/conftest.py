@@ -2,6 +2,7 @@
 
 import pytest
 import redis
+from django.conf import global_settings
 from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
@@ -67,22 +68,13 @@ def mug(db):
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings, request):
-    # PBKDF2 is slow on purpose; the tests need hashing to work, not to be costly. Not when
-    # users log in to the live system, which checks passwords with the real settings.
-    if "stack" not in request.fixturenames:
-        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # Pages render without a collectstatic run (the manifest exists only after one).
+def _test_settings(settings):
     # Rate-limit counters (in the test Redis) start from zero in every test.
     counters = redis.Redis.from_url(settings.REDIS_URL)
     stale = list(counters.scan_iter("throttle:*"))
     if stale:
         counters.delete(*stale)
     counters.close()
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 @pytest.fixture(autouse=True)
@@ -140,8 +132,11 @@ def stack_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def stack(transactional_db, tmp_path, stack_env):
+def stack(transactional_db, tmp_path, stack_env, settings):
     """The live system on loopback (see tests/integration/stack.py), on the test database."""
+    # Users made for it log in to it, and it checks passwords with the production settings'
+    # hashers (Django's), not the tests' fast one.
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
     stack = on_test_database(logs=tmp_path, extra_env=stack_env)
     try:
         stack.start_all()

@@ -46,7 +46,7 @@ def test_a_task_past_its_hard_limit_ends_the_worker_process():
         "from types import SimpleNamespace; from config.celery import _time_limits; "
         "_time_limits.arm(SimpleNamespace(soft_time_limit=None, time_limit=1)); time.sleep(10)"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
     started = time.monotonic()
 
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)

@@ -1,7 +1,9 @@
-"""Django settings, read from the environment (every variable: docs/operations.md).
+"""The settings every environment shares, read from the environment (every variable:
+docs/operations.md). Importing this module only reads; it changes nothing.
 
-Production settings have no defaults: with DJANGO_DEBUG off the process refuses to start
-without DJANGO_SECRET_KEY, MESSAGE_SIGNING_KEY and DATABASE_URL.
+What differs between environments is in the module each one runs (config/settings/__init__.py
+says which): the secrets, the database, HTTPS. production.py has no defaults for the secrets
+nor the database; local.py has a developer's; test.py the tests'.
 """
 
 import os
@@ -11,27 +13,14 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
-from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
-
-def _secret(name: str) -> str:
-    value = env.str(name, default="")
-    if value:
-        return value
-    if DEBUG:
-        # Only a developer's machine runs with DEBUG on; a fixed key there is harmless.
-        return f"insecure-development-{name.lower()}"
-    raise ImproperlyConfigured(f"{name} must be set when DJANGO_DEBUG is off.")
-
-
-SECRET_KEY = _secret("DJANGO_SECRET_KEY")
-MESSAGE_SIGNING_KEY = _secret("MESSAGE_SIGNING_KEY")
+# SECRET_KEY and MESSAGE_SIGNING_KEY: in each environment's module.
 # During a key rotation: the previous key(s), still accepted on incoming messages.
 MESSAGE_SIGNING_OLD_KEYS = env.list("MESSAGE_SIGNING_OLD_KEYS", default=[])
 
@@ -95,23 +84,6 @@ TEMPLATES = [
     },
 ]
 
-
-def _database_url() -> str:
-    value = env.str("DATABASE_URL", default="")
-    if value:
-        return value
-    if DEBUG:
-        return f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-    # Without this, production would quietly run on a local SQLite file: every process its own
-    # database, orders lost with the container. `make run` names its SQLite file explicitly.
-    raise ImproperlyConfigured("DATABASE_URL must be set when DJANGO_DEBUG is off.")
-
-
-DATABASES = {"default": env.db_url_config(_database_url())}
-# Persistent connections: opening a PostgreSQL connection costs more than a whole order.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-
 # Which kind of process this is: config/wsgi.py says "web", manage.py says "maintenance" for
 # migrate; Celery workers, beat, the relay and other commands are "worker". A person waits on
 # the web, so its waits are the tightest; a migration may run long, but never waits long for a
@@ -127,32 +99,45 @@ DATABASE_TIMEOUTS = {
     "worker": {"connect": 5, "statement": 30, "lock": 10, "idle_in_transaction": 60},
     "maintenance": {"connect": 5, "statement": 0, "lock": 10, "idle_in_transaction": 600},
 }[PROCESS_KIND]
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["ENGINE"] = "core.db.backend"
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "options": (
-                f"-c statement_timeout={DATABASE_TIMEOUTS['statement'] * 1000}"
-                f" -c lock_timeout={DATABASE_TIMEOUTS['lock'] * 1000}"
-                # A client that died inside a transaction does not hold its row locks for long.
-                f" -c idle_in_transaction_session_timeout={DATABASE_TIMEOUTS['idle_in_transaction'] * 1000}"
-            ),
-            # A peer that vanished (host down, network cut) is noticed within about a minute
-            # even on an idle connection.
-            "keepalives": 1,
-            "keepalives_idle": 30,
-            "keepalives_interval": 10,
-            "keepalives_count": 3,
+
+
+def database(url: str) -> dict:
+    """The settings of the database at ``url`` (each environment's module says which URL):
+    persistent connections, and the waits above."""
+    config = env.db_url_config(url)
+    # Persistent connections: opening a PostgreSQL connection costs more than a whole order.
+    config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    config["CONN_HEALTH_CHECKS"] = True
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        config["ENGINE"] = "core.db.backend"
+        config.setdefault("OPTIONS", {}).update(
+            {
+                "options": (
+                    f"-c statement_timeout={DATABASE_TIMEOUTS['statement'] * 1000}"
+                    f" -c lock_timeout={DATABASE_TIMEOUTS['lock'] * 1000}"
+                    # A client that died inside a transaction does not hold its row locks for long.
+                    f" -c idle_in_transaction_session_timeout={DATABASE_TIMEOUTS['idle_in_transaction'] * 1000}"
+                ),
+                # A peer that vanished (host down, network cut) is noticed within about a minute
+                # even on an idle connection.
+                "keepalives": 1,
+                "keepalives_idle": 30,
+                "keepalives_interval": 10,
+                "keepalives_count": 3,
+            }
+        )
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Web, workers and beat share the file: take the write lock at BEGIN and wait for it,
+        # instead of failing with "database is locked" halfway through a transaction.
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
-    )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, workers and beat share the file: take the write lock at BEGIN and wait for it,
-    # instead of failing with "database is locked" halfway through a transaction.
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
+    return config
+
+
+# DATABASES: in each environment's module, from database().
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -177,7 +162,8 @@ STORAGES = {
 
 # --- HTTPS and limits ------------------------------------------------------------------------
 # Production is HTTPS: redirect, HSTS, secure cookies. DJANGO_HTTPS=0 for plain-HTTP local runs.
-HTTPS = env.bool("DJANGO_HTTPS", default=not DEBUG)
+# local.py and test.py change the default, with the four settings that follow from it.
+HTTPS = env.bool("DJANGO_HTTPS", default=True)
 SECURE_SSL_REDIRECT = HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes and scrapers speak HTTP
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000) if HTTPS else 0
@@ -296,7 +282,7 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
-    "SIGNING_KEY": SECRET_KEY,
+    # "SIGNING_KEY": each environment's module adds its SECRET_KEY.
     # Every token carries a fingerprint of the user's password hash (an MD5 of the salted hash,
     # not of the password), checked against the user that authentication loads anyway: a
     # password change ends every token issued before it, at no extra query per request.
@@ -319,7 +305,7 @@ MESSAGING_ROUTES = {
     "shipment.status_changed": "sales.shipment_status_changed",
 }
 # A sent message not acknowledged within this is sent again; the wait doubles (with jitter)
-# up to the cap, and after MESSAGING_MAX_ATTEMPTS sends the message is marked dead.
+# up to the cap, and after MESSAGING_MAX_ATTEMPTS sends the message is abandoned.
 MESSAGING_ACK_TIMEOUT = timedelta(seconds=env.float("MESSAGING_ACK_TIMEOUT_SECONDS", default=5))
 MESSAGING_RETRY_MAX_DELAY = timedelta(seconds=30)
 MESSAGING_MAX_ATTEMPTS = 20
@@ -438,19 +424,14 @@ CELERY_WORKER_REDIRECT_STDOUTS = False
 CELERY_DB_REUSE_MAX = 1000
 
 # --- Metrics: Prometheus, summed over every process of this host ------------------------------
+# Each process writes its figures here; core/metrics.py hands the directory to prometheus_client
+# (and makes it) before prometheus_client is first imported.
 PROMETHEUS_MULTIPROC_DIR = env.str(
     "PROMETHEUS_MULTIPROC_DIR", default=str(Path(tempfile.gettempdir()) / "order-processing-metrics")
 )
-Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR  # read by prometheus_client on import
 
 # --- Error reporting (core/error_reporting.py says what an event may carry) ----------------
+# Unset: off. The core app starts the SDK when Django starts (core/apps.py).
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
-if SENTRY_DSN:
-    from core.error_reporting import init_error_reporting
-
-    init_error_reporting(
-        dsn=SENTRY_DSN,
-        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
-        release=env.str("SENTRY_RELEASE", default="") or None,
-    )
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="") or None
