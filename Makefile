@@ -11,10 +11,10 @@ test:  ## lint and the whole test suite against real PostgreSQL and Redis
 	scripts/test.sh
 
 test-fast:  ## lint and the tests that need no live system, browser or fuzzing (about a minute)
-	TEST_FAST=1 scripts/test.sh -m "not integration and not browser" --ignore=tests/fuzz
+	TEST_FAST=1 scripts/test.sh -n 2 -m "not integration and not browser" --ignore=tests/fuzz
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports && .venv/bin/mypy
 
 format:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .

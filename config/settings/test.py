@@ -9,9 +9,10 @@ these secrets; not this module.
 
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import SIMPLE_JWT, STORAGES, database, env
+from config.settings.base import REDIS_URL, SIMPLE_JWT, STORAGES, database, env
 
 SECRET_KEY = "test-only-secret-key-not-for-production-0123456789abcdef"
 MESSAGE_SIGNING_KEY = "test-only-message-signing-key"
@@ -33,3 +34,13 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 PROMETHEUS_MULTIPROC_DIR = env.str(
     "PROMETHEUS_MULTIPROC_DIR", default=str(Path(tempfile.gettempdir()) / "order-processing-test-metrics")
 )
+
+# pytest-xdist's workers (`make test-fast` runs two) share the servers but not their state: each
+# has its own test database (pytest-django's suffix), Redis database and metrics directory.
+_WORKER = env.str("PYTEST_XDIST_WORKER", default="")  # gw0, gw1, ...
+if _WORKER:
+    # gw0 takes the Redis database after REDIS_URL's, gw1 the one after that, and so on.
+    _redis = urlsplit(REDIS_URL)
+    _database = int(_redis.path.strip("/") or 0) + 1 + int(_WORKER.removeprefix("gw"))
+    REDIS_URL = CELERY_BROKER_URL = _redis._replace(path=f"/{_database}").geturl()
+    PROMETHEUS_MULTIPROC_DIR = str(Path(PROMETHEUS_MULTIPROC_DIR) / _WORKER)
