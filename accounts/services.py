@@ -15,6 +15,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts import authentication
 from accounts.models import User
 from accounts.tokens import LoginRefreshToken, token_matches_password
 
@@ -38,6 +39,7 @@ def user_change_password(*, user: User, new_password: str) -> None:
     account_login_succeeded(username=user.get_username())
     user.set_password(new_password)
     user.save(update_fields=["password"])
+    authentication.forget(user.pk)  # other processes refuse the old tokens within seconds
     logger.info("password changed", extra={"user_id": user.pk})
 
 

@@ -10,7 +10,7 @@ the password was given, however often it is refreshed.
 from typing import Any
 
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import User
@@ -32,7 +32,7 @@ class LoginRefreshToken(RefreshToken):
         return access
 
 
-def token_matches_password(token: RefreshToken | AccessToken, user: User) -> bool:
+def token_matches_password(token: Token, user: User) -> bool:
     """Whether ``token`` was issued under ``user``'s current password (simplejwt's
     CHECK_REVOKE_TOKEN claim; JWTAuthentication checks it on access tokens itself)."""
     return token.get(api_settings.REVOKE_TOKEN_CLAIM) == get_md5_hash_password(user.password)

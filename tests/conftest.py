@@ -7,6 +7,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
+from accounts import authentication
 from core.db import breaker
 from messaging import transport
 from messaging.transport import task_named
@@ -83,6 +84,13 @@ def _database_breaker_closed():
     # test starts with it closed, as a process would after the cooldown.
     yield
     breaker.reset()
+
+
+@pytest.fixture(autouse=True)
+def _users_read_afresh():
+    # Each test reads its users from its own database rows, not from a row an earlier test's
+    # request left in this process's cache (accounts.authentication).
+    authentication.forget_all()
 
 
 class Broker:
