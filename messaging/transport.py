@@ -5,12 +5,18 @@ imports the other's tasks. A publish never waits for a broker that is down: no r
 socket timeouts in the broker settings; the outbox does the retrying.
 """
 
+import base64
+import json
+import uuid
+from functools import cache
 from typing import Any
 
 import redis
 from celery import Celery, Task
 from django.conf import settings
-from kombu.transport.redis import Channel as RedisChannel
+from kombu import serialization
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from messaging.registry import departments
 
@@ -43,16 +49,55 @@ def queue_for(envelope: dict[str, Any]) -> str:
 
 
 def publish(envelope: dict[str, Any]) -> None:
-    celery_app().send_task(
-        task_for(envelope),
-        args=[envelope],
-        queue=queue_for(envelope),
-        retry=False,
+    """Put ``envelope`` on its receiving queue as a Celery task message: one LPUSH.
+
+    The message is the one ``send_task`` would send (Celery builds its headers and body, kombu
+    encodes it as its Redis transport stores messages), without the producer, connection pool
+    and channel machinery around it, which cost more than the rest of the publish together
+    (docs/adr/0012-publish-as-one-lpush.md)."""
+    name, queue, task_id = task_for(envelope), queue_for(envelope), str(uuid.uuid4())
+    app = celery_app()
+    task = app.amqp.as_task_v2(
+        task_id,
+        name,
+        args=(envelope,),
         ignore_result=True,
+        # As send_task names them when the task is registered here; the worker applies the same.
+        time_limit=app.conf.task_time_limit,
+        soft_time_limit=app.conf.task_soft_time_limit,
         # What Celery shows of the arguments (headers, events, logs): the message's type and id,
         # not its payload (addresses), and no repr of the whole envelope on every send.
         argsrepr=f"({envelope['type']} {envelope['id']})",
         kwargsrepr="{}",
+    )
+    content_type, content_encoding, body = serialization.dumps(task.body, serializer="json")
+    message = {
+        "body": base64.b64encode(body.encode() if isinstance(body, str) else body).decode(),
+        "content-encoding": content_encoding,
+        "content-type": content_type,
+        "headers": task.headers,
+        "properties": {
+            **task.properties,
+            "delivery_mode": 2,  # persistent
+            "delivery_info": {"exchange": "", "routing_key": queue},
+            "priority": 0,
+            "body_encoding": "base64",
+            "delivery_tag": str(uuid.uuid4()),
+        },
+    }
+    _broker().lpush(queue, json.dumps(message))
+
+
+def _broker() -> redis.Redis:
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    return _client(settings.CELERY_BROKER_URL, options["socket_connect_timeout"], options["socket_timeout"])
+
+
+@cache
+def _client(url: str, connect_timeout: float, timeout: float) -> redis.Redis:
+    # One quick reconnect (a stale pooled connection), then give up: the outbox retries.
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=connect_timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 1)
     )
 
 
@@ -80,11 +125,8 @@ def broker_away(error: BaseException) -> bool:
 
 def busy_queues() -> set[str]:
     """The departments' queues that hold messages not yet taken by a worker."""
-    with celery_app().connection_for_write() as connection:
-        channel = connection.default_channel
-        assert isinstance(channel, RedisChannel)  # the broker is Redis (CELERY_BROKER_TRANSPORT)
-        client = channel.client
-        return {each.label for each in departments() if client.llen(each.label)}
+    broker = _broker()
+    return {each.label for each in departments() if broker.llen(each.label)}
 
 
 def task_named(name: str) -> Task:
