@@ -55,6 +55,17 @@ def test_place_order(customer_client, customer, mug, tee):
     assert order.customer == customer
 
 
+def test_a_new_order_reads_back_as_it_was_answered(customer_client, mug, tee):
+    # Lines in the order asked: neither the skus' nor the products' order.
+    placed = customer_client.post(
+        "/api/orders/", order_body([{"sku": "TEE-M", "quantity": 1}, {"sku": "MUG-1", "quantity": 2}])
+    )
+    read = customer_client.get(placed["Location"])
+
+    assert (placed.status_code, read.status_code) == (201, 200)
+    assert read.json() == placed.json()
+
+
 def test_place_order_takes_the_stock(customer_client, mug, tee):
     customer_client.post("/api/orders/", order_body())
 
