@@ -43,22 +43,3 @@ def test_outbox_messages_dead_before_the_rename_are_abandoned_after_it(migrate, 
     outbox = migrate((app, after)).get_model(app, "OutboxMessage")
 
     assert sorted(outbox.objects.values_list("state", flat=True)) == ["abandoned", "done"]
-
-
-@pytest.mark.parametrize(
-    ("app", "before", "after"),
-    [
-        ("sales", "0002_outbox_state_abandoned", "0003_outbox_acknowledgements_on_redis"),
-        ("delivery", "0003_outbox_state_abandoned", "0004_outbox_acknowledgements_on_redis"),
-    ],
-)
-def test_acknowledgement_rows_are_deleted_with_the_needs_ack_flag(migrate, app, before, after):
-    outbox = migrate((app, before)).get_model(app, "OutboxMessage")
-    for message_type, needs_ack in [("order.created", True), ("message.acknowledged", False)]:
-        outbox.objects.create(
-            type=message_type, correlation_id="c", envelope={}, needs_ack=needs_ack, next_attempt_at=timezone.now()
-        )
-
-    outbox = migrate((app, after)).get_model(app, "OutboxMessage")
-
-    assert list(outbox.objects.values_list("type", flat=True)) == ["order.created"]
