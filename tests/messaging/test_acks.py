@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 import redis
 from django.core.management import call_command
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.db import breaker
 from messaging.acks import AckResult, ack_list, acknowledgements_apply
 from messaging.envelope import ack_sign, key_id
 from messaging.models import OutboxState
@@ -206,3 +207,30 @@ def test_the_relay_command_applies_acknowledgements_before_sending_what_is_due(a
 
     overdue.refresh_from_db()
     assert (overdue.state, overdue.attempts, broker.published) == (OutboxState.DONE, 1, [])
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction: the relay's connection as in production
+def test_the_relay_survives_a_database_that_ends_its_session_mid_update_and_refuses_new_ones(acks, caplog, monkeypatch):
+    row = awaiting()
+    genuine = ack_sign(message_id=str(row.id), recipient="sales")
+    push(acks, genuine)
+    real_port = connection.settings_dict["PORT"]
+
+    def server_shutting_down(*args, **kwargs):
+        connection.connection.close()  # the server ended the session mid-statement...
+        connection.settings_dict["PORT"] = str(closed_port())  # ...and accepts no new one
+        raise OperationalError("terminating connection due to administrator command")
+
+    connection.ensure_connection()
+    monkeypatch.setattr(QuerySet, "update", server_shutting_down)
+    try:
+        call_command("outbox_relay", "--once")  # must not raise: the relay process would end
+    finally:
+        monkeypatch.undo()
+        connection.settings_dict["PORT"] = real_port
+        connection.close()
+        breaker.reset()  # as its cooldown would
+
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert warnings == ["outbox relay pass failed: database unavailable"]
+    assert acks.lrange(ack_list("sales"), 0, -1) == [genuine.encode()]

@@ -4,7 +4,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.db import connections
 
 from core.errors import DATABASE_ERRORS
 from messaging.acks import acknowledgements_apply
@@ -47,11 +47,13 @@ class Command(BaseCommand):
                     broker_down |= acks.broker_down or result.broker_down
             except DATABASE_ERRORS as exc:  # the database is away: keep going, it will come back
                 logger.warning("outbox relay pass failed: database unavailable", extra={"error": repr(exc)[:200]})
-                close_old_connections()
+                # Dropped, not checked: close_old_connections() would connect again at once to
+                # check it, and raise here while the server still refuses.
+                connections.close_all()
                 broker_down = True
             except Exception:  # anything else is a fault to see whole; keep going all the same
                 logger.exception("outbox relay pass failed")
-                close_old_connections()
+                connections.close_all()
                 broker_down = True
             if once:
                 break
