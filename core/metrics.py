@@ -38,6 +38,12 @@ MESSAGES_PUBLISHED = Counter(
     "messages_published_total", "Messages handed to the broker", ["app", "type", "path", "result"]
 )
 MESSAGES_CONSUMED = Counter("messages_consumed_total", "Messages received", ["app", "type", "result"])
+ACKNOWLEDGEMENTS = Counter(
+    "acknowledgements_total",
+    "Acknowledgements of a department's messages: applied, duplicate, rejected (forged or malformed),"
+    " lost (not pushed, or dropped: the message is sent again)",
+    ["app", "result"],
+)
 MESSAGE_LAG = Histogram(
     "message_lag_seconds",
     "From a message's occurred_at to its effect being committed",

@@ -10,25 +10,19 @@ See docs/adr/0004-single-round-trip-throttle.md and docs/operations.md."""
 
 import logging
 import time
-from functools import cache
 from typing import Any
 
 import redis
 from django.conf import settings
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from core.redis_client import fail_fast_client
+
 logger = logging.getLogger(__name__)
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-@cache
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
 
 
 def _parse(rate: str) -> tuple[int, int]:
@@ -56,7 +50,7 @@ class RateLimitThrottle(BaseThrottle):
             start = int(now // window) * window
             plan.append((allowed, window, start, f"throttle:{name}:{ident}:{start}"))
         try:
-            pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
+            pipe = fail_fast_client(settings.REDIS_URL).pipeline(transaction=False)
             for _, window, _, key in plan:
                 pipe.incr(key)
                 pipe.expire(key, window, nx=True)

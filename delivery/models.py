@@ -52,7 +52,7 @@ class Shipment(models.Model):
 
 
 class OutboxMessage(AbstractOutboxMessage):
-    """Messages delivery sends: shipment.status_changed, and acknowledgements."""
+    """Messages delivery sends (shipment.status_changed), until their consumer acknowledges them."""
 
 
 class InboxMessage(AbstractInboxMessage):

@@ -3,7 +3,7 @@ from typing import Any
 from celery import shared_task
 
 from delivery import handlers
-from messaging.consumer import Outcome, consume_acknowledgement
+from messaging.consumer import Outcome
 from messaging.outbox import messages_purge
 from messaging.tasks import ConsumerTask
 
@@ -11,11 +11,6 @@ from messaging.tasks import ConsumerTask
 @shared_task(base=ConsumerTask, name="delivery.order_created")
 def order_created(envelope: dict[str, Any]) -> Outcome:
     return handlers.order_created(envelope)
-
-
-@shared_task(base=ConsumerTask, name="delivery.message_acknowledged")
-def message_acknowledged(envelope: dict[str, Any]) -> Outcome:
-    return consume_acknowledgement(envelope, app_label="delivery", task_name="delivery.message_acknowledged")
 
 
 @shared_task(name="delivery.purge_messages", ignore_result=True)

@@ -207,7 +207,8 @@ def cpu_ms_per_order(before: dict, after: dict, orders: int) -> dict[str, float]
 
 
 class BacklogSampler(threading.Thread):
-    """Every half second: messages in flight in each outbox, and messages waiting in Redis."""
+    """Every half second: messages in flight in each outbox, messages waiting in Redis, and
+    acknowledgements waiting in Redis for the relay (up to one relay interval's worth, by design)."""
 
     def __init__(self, redis_port: int) -> None:
         super().__init__(daemon=True)
@@ -219,6 +220,8 @@ class BacklogSampler(threading.Thread):
         import redis
         from django.db import connection
 
+        from messaging.acks import ack_list
+
         client = redis.Redis(port=self.redis_port)
         while not self.stopping.wait(0.5):
             with connection.cursor() as cursor:
@@ -229,11 +232,12 @@ class BacklogSampler(threading.Thread):
                     )
                     counts[f"{app}_outbox"] = cursor.fetchone()[0]
             counts["redis_queued"] = client.llen("sales") + client.llen("delivery")
+            counts["redis_acks"] = client.llen(ack_list("sales")) + client.llen(ack_list("delivery"))
             self.samples.append(counts)
         connection.close()
 
     def summary(self) -> dict[str, int]:
-        keys = ("sales_outbox", "delivery_outbox", "redis_queued")
+        keys = ("sales_outbox", "delivery_outbox", "redis_queued", "redis_acks")
         if not self.samples:
             return {}
         return {

@@ -141,7 +141,7 @@ def check(timeout: float) -> dict:
         .filter(n__gt=1)
         .count(),
         "messages_sent_again": SalesOutbox.objects.filter(attempts__gt=1).count()
-        + DeliveryOutbox.objects.filter(needs_ack=True, attempts__gt=1).count(),
+        + DeliveryOutbox.objects.filter(attempts__gt=1).count(),
         "left_in_flight": SalesOutbox.objects.filter(state__in=in_flight).count()
         + DeliveryOutbox.objects.filter(state__in=in_flight).count(),
         "abandoned": SalesOutbox.objects.filter(state="abandoned").count()

@@ -3,8 +3,8 @@
 Delivery is at-least-once (the producer sends until acknowledged, the broker may redeliver), so
 the consumer records each message id in its inbox in the same transaction as the message's
 effect: a duplicate finds the id and changes nothing. Effects therefore happen exactly once.
-Every message, first copy or duplicate, is acknowledged, so the producer stops sending it.
-See docs/messaging.md."""
+Every message, first copy or duplicate, is acknowledged once that transaction commits
+(messaging.acks), so the producer stops sending it. See docs/messaging.md."""
 
 import logging
 import uuid
@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from core import metrics
 from core.context import current_correlation_id
+from messaging.acks import acknowledge_on_commit
 from messaging.envelope import Contract, Envelope, InvalidMessage, verify
 from messaging.models import AbstractDeadLetter, DeadLetterState
-from messaging.outbox import acknowledge, write_envelope
 from messaging.registry import department
-from messaging.transport import ACK_TYPE, task_named
+from messaging.transport import task_named
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def consume(
                 outcome = Outcome.DUPLICATE
             if outcome is Outcome.APPLIED:
                 apply(message, envelope)
-            _acknowledge(app_label=app_label, envelope=envelope)
+            acknowledge_on_commit(envelope=envelope)
         metrics.MESSAGES_CONSUMED.labels(app=app_label, type=envelope.type, result=outcome).inc()
         if outcome is Outcome.APPLIED:
             lag = (timezone.now() - envelope.occurred).total_seconds()
@@ -87,34 +87,6 @@ def consume(
     finally:
         current_correlation_id.reset(token)
     return outcome
-
-
-def _acknowledge(*, app_label: str, envelope: Envelope) -> None:
-    ack = Envelope(
-        type=ACK_TYPE,
-        version=1,
-        source=app_label,
-        payload={"message_id": envelope.id, "recipient": envelope.source},
-        correlation_id=envelope.correlation_id,
-    )
-    write_envelope(app_label=app_label, envelope=ack, needs_ack=False)
-
-
-def consume_acknowledgement(raw: Any, *, app_label: str, task_name: str) -> Outcome:
-    """An acknowledgement of one of ``app_label``'s messages: the message is done."""
-    try:
-        envelope = verify(raw)
-        if envelope.type != ACK_TYPE:
-            raise InvalidMessage(f"unexpected type {envelope.type} for {task_name}")
-        message_id = str(uuid.UUID(str(envelope.payload["message_id"])))
-    except (InvalidMessage, KeyError, ValueError) as exc:
-        reason = exc.reason if isinstance(exc, InvalidMessage) else f"unreadable payload: {exc!r}"
-        dead_letter_record(app_label=app_label, task_name=task_name, raw=raw, reason=reason)
-        return Outcome.REJECTED
-    changed = acknowledge(app_label=app_label, message_id=message_id)
-    metrics.MESSAGES_CONSUMED.labels(app=app_label, type=ACK_TYPE, result="applied" if changed else "duplicate").inc()
-    logger.info("message acknowledged", extra={"app": app_label, "message_id": message_id, "first": changed})
-    return Outcome.APPLIED if changed else Outcome.DUPLICATE
 
 
 def dead_letter_record(*, app_label: str, task_name: str, raw: Any, reason: str, error: str = "") -> None:

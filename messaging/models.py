@@ -10,7 +10,7 @@ from django.db import models
 class OutboxState(models.TextChoices):
     PENDING = "pending", "Pending"  # written, not sent yet (or its last publish failed)
     AWAITING_ACK = "awaiting_ack", "Sent, awaiting acknowledgement"
-    DONE = "done", "Done"  # acknowledged by the consumer (or sent, for acknowledgements)
+    DONE = "done", "Done"  # acknowledged by the consumer
     # Given up after MESSAGING_MAX_ATTEMPTS (never acknowledged, or never published): staff
     # re-drive it. Not a dead letter: those are what a consumer refused or could not apply.
     ABANDONED = "abandoned", "Abandoned"
@@ -23,7 +23,6 @@ class AbstractOutboxMessage(models.Model):
     type = models.CharField(max_length=64)
     correlation_id = models.CharField(max_length=64, db_index=True)
     envelope = models.JSONField(help_text="The signed envelope, sent as it is on every attempt.")
-    needs_ack = models.BooleanField(default=True)
     state = models.CharField(max_length=20, choices=OutboxState.choices, default=OutboxState.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()

@@ -36,6 +36,8 @@ def outbox_write(*, app_label: str, message: Contract, correlation_id: str | Non
     Call inside the transaction that made the change the message reports: the message then
     exists if and only if the change does. It is sent once that transaction commits.
     """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Write to the outbox inside the transaction that makes the change.")
     envelope = Envelope(
         type=message.TYPE,
         version=message.VERSION,
@@ -43,12 +45,6 @@ def outbox_write(*, app_label: str, message: Contract, correlation_id: str | Non
         payload=message.to_dict(),
         correlation_id=correlation_id or current_correlation_id.get() or str(uuid.uuid4()),
     )
-    return write_envelope(app_label=app_label, envelope=envelope, needs_ack=True)
-
-
-def write_envelope(*, app_label: str, envelope: Envelope, needs_ack: bool) -> AbstractOutboxMessage:
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("Write to the outbox inside the transaction that makes the change.")
     # Written as sent: the fast path sends it right after commit, and this saves a write per
     # message. If that send fails, send_now hands the message to the relay at once; if the
     # process dies before sending, the relay sends it when its acknowledgement is overdue (and
@@ -58,8 +54,7 @@ def write_envelope(*, app_label: str, envelope: Envelope, needs_ack: bool) -> Ab
         type=envelope.type,
         correlation_id=envelope.correlation_id,
         envelope=envelope.signed(),
-        needs_ack=needs_ack,
-        **_sent_fields(attempts=0, needs_ack=needs_ack, now=timezone.now()),
+        **_sent_fields(attempts=0, now=timezone.now()),
     )
     transaction.on_commit(partial(send_now, app_label=app_label, row=row))
     return row
@@ -100,17 +95,9 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=delay * random.uniform(0.8, 1.0))
 
 
-def _sent_fields(*, attempts: int, needs_ack: bool, now: datetime) -> dict[str, Any]:
+def _sent_fields(*, attempts: int, now: datetime) -> dict[str, Any]:
     """The fields of a message just sent for the (attempts + 1)th time."""
     attempts += 1
-    if not needs_ack:
-        return {
-            "state": OutboxState.DONE,
-            "attempts": attempts,
-            "sent_at": now,
-            "next_attempt_at": now,
-            "last_error": "",
-        }
     return {
         "state": OutboxState.AWAITING_ACK,
         "attempts": attempts,
@@ -173,7 +160,7 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
         )
         changed = []
         for row in rows:
-            if row.needs_ack and row.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
+            if row.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
                 _set_fields(row, _abandon(app_label=app_label, row=row, attempts=row.attempts, now=now))
                 row.last_error = f"not acknowledged after {row.attempts} attempts"
                 changed.append(row)
@@ -212,7 +199,7 @@ def relay_batch(*, app_label: str, batch_size: int = 200) -> RelayResult:
             metrics.MESSAGES_PUBLISHED.labels(app=app_label, type=row.type, path="relay", result="ok").inc()
             if row.attempts:  # sent before, never acknowledged
                 metrics.MESSAGE_RETRIES.labels(app=app_label).inc()
-            _set_fields(row, _sent_fields(attempts=row.attempts, needs_ack=row.needs_ack, now=now))
+            _set_fields(row, _sent_fields(attempts=row.attempts, now=now))
             changed.append(row)
             sent += 1
         outbox.objects.bulk_update(
@@ -235,18 +222,6 @@ def _may_wait_for_a_busy_queue(row: AbstractOutboxMessage, now: datetime) -> boo
     """A sent, unacknowledged message young enough to wait for a busy consumer rather than be
     sent again; past MESSAGING_RESEND_PATIENCE it is sent again whatever the queue."""
     return row.attempts > 0 and row.sent_at is not None and now - row.created_at < settings.MESSAGING_RESEND_PATIENCE
-
-
-def acknowledge(*, app_label: str, message_id: str) -> bool:
-    """Mark a message acknowledged by its consumer: done, whatever state it was in (a late
-    acknowledgement of a message already abandoned proves it arrived after all)."""
-    updated = (
-        department(app_label)
-        .outbox.objects.filter(pk=message_id)
-        .exclude(state=OutboxState.DONE)
-        .update(state=OutboxState.DONE, acked_at=timezone.now(), last_error="")
-    )
-    return bool(updated)
 
 
 def outbox_redrive(*, app_label: str, ids: list[Any]) -> int:

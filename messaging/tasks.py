@@ -1,6 +1,6 @@
 """Celery plumbing of the transport: the base class of every consumer task. Each department
-declares its own tasks in its tasks module, these included: `<app>.message_acknowledged` (a
-ConsumerTask calling ``consume_acknowledgement``) and `<app>.purge_messages` (``messages_purge``)."""
+declares its own tasks in its tasks module, `<app>.purge_messages` (``messages_purge``) among
+them. Acknowledgements are no tasks: they travel on Redis lists (messaging.acks)."""
 
 import logging
 from typing import Any

@@ -20,8 +20,6 @@ from redis.retry import Retry
 
 from messaging.registry import departments
 
-ACK_TYPE = "message.acknowledged"
-
 # The project's Celery app. config/celery.py binds it when it makes it (the layers forbid an
 # import from here to config); Celery's "current app" would be whichever app was made last.
 _app: Celery | None = None
@@ -39,8 +37,6 @@ def celery_app() -> Celery:
 
 
 def task_for(envelope: dict[str, Any]) -> str:
-    if envelope["type"] == ACK_TYPE:
-        return f"{envelope['payload']['recipient']}.message_acknowledged"
     return settings.MESSAGING_ROUTES[envelope["type"]]
 
 

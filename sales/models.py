@@ -144,7 +144,7 @@ class IdempotencyKey(models.Model):
 
 
 class OutboxMessage(AbstractOutboxMessage):
-    """Messages sales sends: order.created, and acknowledgements of what it received."""
+    """Messages sales sends (order.created), until their consumer acknowledges them."""
 
 
 class InboxMessage(AbstractInboxMessage):

@@ -2,7 +2,7 @@ from typing import Any
 
 from celery import shared_task
 
-from messaging.consumer import Outcome, consume_acknowledgement
+from messaging.consumer import Outcome
 from messaging.outbox import messages_purge
 from messaging.tasks import ConsumerTask
 from sales import handlers
@@ -17,11 +17,6 @@ def shipment_status_changed(envelope: dict[str, Any]) -> Outcome:
 @shared_task(name="sales.purge_idempotency_keys", ignore_result=True)
 def purge_idempotency_keys() -> None:
     idempotency_keys_purge()
-
-
-@shared_task(base=ConsumerTask, name="sales.message_acknowledged")
-def message_acknowledged(envelope: dict[str, Any]) -> Outcome:
-    return consume_acknowledgement(envelope, app_label="sales", task_name="sales.message_acknowledged")
 
 
 @shared_task(name="sales.purge_messages", ignore_result=True)

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from accounts import authentication
 from core.db import breaker
 from messaging import transport
+from messaging.acks import ack_list
 from messaging.transport import task_named
 from tests.clients import bearer_client, session_client
 from tests.factories import ClerkFactory, CustomerFactory, ProductFactory, StaffFactory
@@ -70,12 +71,12 @@ def mug(db):
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
-    # Rate-limit counters (in the test Redis) start from zero in every test.
-    counters = redis.Redis.from_url(settings.REDIS_URL)
-    stale = list(counters.scan_iter("throttle:*"))
+    # Rate-limit counters and acknowledgement lists (in the test Redis) start empty in every test.
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    stale = [*client.scan_iter("throttle:*"), *client.scan_iter(ack_list("*"))]
     if stale:
-        counters.delete(*stale)
-    counters.close()
+        client.delete(*stale)
+    client.close()
 
 
 @pytest.fixture(autouse=True)
@@ -94,9 +95,10 @@ def _users_read_afresh():
 
 
 class Broker:
-    """Stands in for Redis in unit tests: records each published envelope and, when
+    """Stands in for Celery's Redis in unit tests: records each published envelope and, when
     ``deliver`` is on, runs the receiving task at once (Celery eager) in this process.
-    The integration tests use a real Redis and real workers instead."""
+    Acknowledgements go to the test Redis (REDIS_URL), where ``acknowledgements_apply`` takes
+    them as the relay would. The integration tests use a real Redis and real workers instead."""
 
     def __init__(self) -> None:
         self.published: list[dict] = []

@@ -103,7 +103,7 @@ def test_a_fresh_install_of_requirements_txt_runs_every_procfile_process_and_shi
     )  # fmt: skip
     assert (code, order["status"]) == (201, "pending_shipment")
 
-    # The delivery worker made the shipment; the sales worker took delivery's acknowledgement.
+    # The delivery worker made the shipment; the relay applied its acknowledgement.
     wait_until(lambda: Shipment.objects.filter(order_id=order["id"]).exists(), timeout=60, what="shipment made")
     wait_until(lambda: SalesOutbox.objects.get().state == "done", timeout=60, what="order.created acknowledged")
     # beat is up: the database scheduler has written the schedule.

@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -16,8 +17,9 @@ from delivery.models import InboxMessage as DeliveryInbox
 from delivery.models import OutboxMessage as DeliveryOutbox
 from delivery.models import Shipment
 from delivery.services import shipment_mark_delivered, shipment_mark_shipped
+from messaging.acks import AckResult, ack_list, acknowledgements_apply
 from messaging.consumer import dead_letter_redrive
-from messaging.envelope import Envelope
+from messaging.envelope import Envelope, ack_sign
 from messaging.models import OutboxState
 from messaging.outbox import outbox_write, relay_batch
 from messaging.transport import task_named
@@ -27,6 +29,7 @@ from sales.models import Order, OrderStatusChange
 from sales.models import OutboxMessage as SalesOutbox
 from sales.services import LineRequest, ProductsUnavailable, ShippingAddress, order_place
 from tests.factories import OrderFactory, ShipmentFactory
+from tests.outages import closed_port
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +38,15 @@ ADDRESS = ShippingAddress(name="Ada", line1="Main St 1", city="Berlin", postal_c
 
 def place(customer, quantity=2):
     return order_place(customer=customer, lines=[LineRequest(sku="MUG-1", quantity=quantity)], shipping_address=ADDRESS)
+
+
+def pending_acks(app_label: str) -> list[str]:
+    """The acknowledgements of ``app_label``'s messages waiting in Redis for the relay."""
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    try:
+        return client.lrange(ack_list(app_label), 0, -1)
+    finally:
+        client.close()
 
 
 def test_order_created_is_written_in_the_orders_transaction(customer, mug, broker, django_capture_on_commit_callbacks):
@@ -79,11 +91,13 @@ def test_a_placed_order_becomes_a_shipment_and_its_message_is_acknowledged(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         order = place(customer)
-
     shipment = Shipment.objects.get()
+    before_the_relay = SalesOutbox.objects.get().state
+
+    taken = acknowledgements_apply(app_label="sales")  # the relay's next pass
+
     sales_row = SalesOutbox.objects.get()
-    ack_row = DeliveryOutbox.objects.get()
-    assert broker.types() == ["order.created", "message.acknowledged"]
+    assert broker.types() == ["order.created"]
     assert (shipment.order_id, shipment.status, shipment.items) == (
         order.id,
         "pending",
@@ -97,13 +111,9 @@ def test_a_placed_order_becomes_a_shipment_and_its_message_is_acknowledged(
         "postal_code": "10115",
         "country": "DE",
     }
+    assert (before_the_relay, taken) == (OutboxState.AWAITING_ACK, AckResult(taken=1, applied=1))
     assert (sales_row.state, sales_row.attempts, sales_row.acked_at is not None) == (OutboxState.DONE, 1, True)
-    assert (ack_row.state, ack_row.correlation_id, ack_row.needs_ack) == (
-        OutboxState.DONE,
-        sales_row.correlation_id,
-        False,
-    )
-    assert ack_row.envelope["payload"] == {"message_id": str(sales_row.id), "recipient": "sales"}
+    assert (pending_acks("sales"), DeliveryOutbox.objects.exists()) == ([], False)
 
 
 def test_shipped_and_delivered_reach_the_order(customer, mug, broker, django_capture_on_commit_callbacks):
@@ -118,6 +128,7 @@ def test_shipped_and_delivered_reach_the_order(customer, mug, broker, django_cap
 
     with django_capture_on_commit_callbacks(execute=True):
         shipment_mark_delivered(shipment_id=shipment.id)
+    acknowledgements_apply(app_label="delivery")
     order.refresh_from_db()
     shipment.refresh_from_db()
     assert (order.status, order.shipped_at, order.delivered_at) == (
@@ -130,7 +141,7 @@ def test_shipped_and_delivered_reach_the_order(customer, mug, broker, django_cap
         ("shipped", "delivery"),
         ("delivered", "delivery"),
     ]
-    assert set(DeliveryOutbox.objects.filter(needs_ack=True).values_list("state", flat=True)) == {OutboxState.DONE}
+    assert list(DeliveryOutbox.objects.values_list("state", flat=True)) == [OutboxState.DONE] * 2
 
 
 def test_the_same_message_twice_is_applied_once_and_acknowledged_twice(
@@ -146,9 +157,11 @@ def test_the_same_message_twice_is_applied_once_and_acknowledged_twice(
         first = task_named("delivery.order_created").apply(args=[envelope]).get()
         second = task_named("delivery.order_created").apply(args=[envelope]).get()
 
+    taken = acknowledgements_apply(app_label="sales")
+
     assert (first, second) == ("applied", "duplicate")
     assert (Shipment.objects.count(), DeliveryInbox.objects.count()) == (1, 1)
-    assert DeliveryOutbox.objects.filter(type="message.acknowledged").count() == 2
+    assert taken == AckResult(taken=2, applied=1)
     assert SalesOutbox.objects.get().state == OutboxState.DONE
 
 
@@ -174,7 +187,7 @@ def test_a_tampered_message_is_a_dead_letter_and_is_never_applied(
         envelope["id"],
         tampered,
     )
-    assert (Shipment.objects.count(), DeliveryOutbox.objects.count()) == (0, 0)
+    assert (Shipment.objects.count(), pending_acks("sales")) == (0, [])
 
 
 def test_a_rejected_message_seen_again_is_counted_not_duplicated(customer, mug, broker):
@@ -308,7 +321,7 @@ def test_a_tampered_dead_letter_stays_dead_when_re_driven(broker):
     assert (letter.state, letter.times_seen) == ("dead", 2)
 
 
-def test_each_request_correlation_id_travels_with_its_messages_and_their_acknowledgements(
+def test_each_request_correlation_id_travels_with_its_messages(
     customer, mug, broker, django_capture_on_commit_callbacks
 ):
     placing = current_correlation_id.set("request-that-placed")
@@ -322,9 +335,7 @@ def test_each_request_correlation_id_travels_with_its_messages_and_their_acknowl
 
     assert [(envelope["type"], envelope["correlation_id"]) for envelope in broker.published] == [
         ("order.created", "request-that-placed"),
-        ("message.acknowledged", "request-that-placed"),
         ("shipment.status_changed", "request-that-shipped"),
-        ("message.acknowledged", "request-that-shipped"),
     ]
 
 
@@ -389,13 +400,59 @@ def test_a_message_whose_process_died_before_sending_is_sent_by_the_relay_once_o
     assert [envelope["id"] for envelope in broker.published] == [str(row.id)]
 
 
-def test_an_acknowledgement_is_written_done_and_sent_once(customer, mug, broker, django_capture_on_commit_callbacks):
+def test_an_acknowledgement_is_pushed_only_once_the_consumers_transaction_commits(
+    customer, mug, broker, django_capture_on_commit_callbacks
+):
+    broker.deliver = False
     with django_capture_on_commit_callbacks(execute=True):
         place(customer)
+    envelope = broker.published[0]
 
-    ack = DeliveryOutbox.objects.get()
-    assert (ack.type, ack.state, ack.attempts) == ("message.acknowledged", OutboxState.DONE, 1)
-    assert [envelope["type"] for envelope in broker.published] == ["order.created", "message.acknowledged"]
+    with django_capture_on_commit_callbacks() as on_commit:
+        task_named("delivery.order_created").apply(args=[envelope])
+        before_commit = pending_acks("sales")
+    for callback in on_commit:  # what the commit runs
+        callback()
+
+    assert before_commit == []
+    assert pending_acks("sales") == [ack_sign(message_id=envelope["id"], recipient="sales")]
+
+
+def test_no_acknowledgement_is_pushed_when_the_consumers_transaction_rolls_back(
+    broker, django_capture_on_commit_callbacks
+):
+    shipment = ShipmentFactory(order_id="ORD-NOT-IN-SALES")  # sales has no such order: apply raises
+    broker.deliver = False
+    with django_capture_on_commit_callbacks(execute=True):
+        shipment_mark_shipped(shipment_id=shipment.id)
+
+    with django_capture_on_commit_callbacks(execute=True) as on_commit:
+        result = task_named("sales.shipment_status_changed").apply(args=[broker.published[0]])
+
+    assert (result.state, on_commit, pending_acks("delivery")) == ("FAILURE", [], [])
+
+
+def test_an_acknowledgement_lost_with_redis_away_costs_a_resend_which_is_acknowledged(
+    customer, mug, broker, settings, django_capture_on_commit_callbacks, caplog
+):
+    test_redis, settings.REDIS_URL = settings.REDIS_URL, f"redis://127.0.0.1:{closed_port()}/0"
+    with django_capture_on_commit_callbacks(execute=True):
+        place(customer)  # delivered and applied; its acknowledgement cannot be pushed
+    settings.REDIS_URL = test_redis
+    row = SalesOutbox.objects.get()
+    nothing = acknowledgements_apply(app_label="sales")
+    SalesOutbox.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())  # its ack is overdue
+
+    with django_capture_on_commit_callbacks(execute=True):
+        resent = relay_batch(app_label="sales")  # the copy is a duplicate, acknowledged again
+    taken = acknowledgements_apply(app_label="sales")
+
+    row.refresh_from_db()
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert (nothing, resent.sent, taken) == (AckResult(), 1, AckResult(taken=1, applied=1))
+    assert (row.state, row.attempts) == (OutboxState.DONE, 2)
+    assert (Shipment.objects.count(), DeliveryInbox.objects.count()) == (1, 1)
+    assert warnings == ["acknowledgement not pushed"]
 
 
 def test_a_consumer_retry_is_logged_as_a_warning(caplog):

@@ -11,7 +11,6 @@ from kombu.exceptions import EncodeError
 from messaging.models import OutboxState
 from messaging.outbox import (
     RelayResult,
-    acknowledge,
     messages_purge,
     outbox_redrive,
     relay_batch,
@@ -117,34 +116,6 @@ def test_with_the_broker_down_nothing_is_counted_as_sent(quiet_broker):
     assert set(SalesOutbox.objects.values_list("state", "attempts")) == {(OutboxState.PENDING, 0)}
     rows[0].refresh_from_db()
     assert rows[0].last_error == "ConnectionError('broker down')"
-
-
-@pytest.mark.django_db
-def test_acknowledgements_are_done_once_sent(quiet_broker):
-    row = SalesOutboxMessageFactory(needs_ack=False, type="message.acknowledged")
-
-    relay_batch(app_label="sales")
-
-    row.refresh_from_db()
-    assert (row.state, row.attempts) == (OutboxState.DONE, 1)
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("state", [OutboxState.PENDING, OutboxState.AWAITING_ACK, OutboxState.ABANDONED])
-def test_an_acknowledgement_makes_a_message_done_from_any_state(state):
-    row = SalesOutboxMessageFactory(state=state)
-
-    changed = acknowledge(app_label="sales", message_id=str(row.id))
-
-    row.refresh_from_db()
-    assert (changed, row.state, row.acked_at is not None) == (True, OutboxState.DONE, True)
-
-
-@pytest.mark.django_db
-def test_a_repeated_acknowledgement_changes_nothing():
-    row = SalesOutboxMessageFactory(state=OutboxState.DONE)
-
-    assert acknowledge(app_label="sales", message_id=str(row.id)) is False
 
 
 @pytest.mark.django_db
