@@ -51,12 +51,12 @@ def test_two_workers_consuming_the_same_message_at_once_apply_it_once(broker, mo
 
 
 @pytest.mark.django_db
-def test_consuming_a_first_copy_takes_eight_statements(broker, django_assert_num_queries):
+def test_consuming_a_first_copy_takes_five_statements(broker, django_assert_num_queries):
     broker.deliver = False
 
-    # savepoint (the test's transaction stands for the worker's), inbox, the shipment's
-    # get_or_create (select, savepoint, insert, release), acknowledgement, release
-    with django_assert_num_queries(8):
+    # savepoint (the test's transaction stands for the worker's), inbox, shipment,
+    # acknowledgement, release
+    with django_assert_num_queries(5):
         outcome = handlers.order_created(order_created())
 
     assert (outcome, Shipment.objects.count()) == ("applied", 1)
