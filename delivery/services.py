@@ -1,15 +1,16 @@
 """Delivery business logic. Every write of the delivery department goes through a function here."""
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from delivery.contracts import ShipmentStatusChanged
-from delivery.models import Shipment, ShipmentStatus
+from delivery.models import Shipment, ShipmentStatus, new_shipment_id
 from messaging.outbox import outbox_write
 
 logger = logging.getLogger(__name__)
@@ -34,19 +35,37 @@ class ShipmentItem:
 
 def shipment_create(
     *, order_id: str, items: Sequence[ShipmentItem], shipping_address: Mapping[str, str], order_created_at: datetime
-) -> Shipment:
-    """The shipment of a new order; for an order that has one already, that one (unchanged)."""
-    shipment, created = Shipment.objects.get_or_create(
-        order_id=order_id,
-        defaults={
-            "items": [asdict(item) for item in items],
-            "shipping_address": dict(shipping_address),
-            "order_created_at": order_created_at,
-        },
-    )
+) -> bool:
+    """Create the shipment of a new order and return True; an order that has one already keeps
+    it, unchanged, and the answer is False.
+
+    One statement, decided by the unique order id: of two calls for one order at once, the
+    second waits for the first's transaction and then finds its row. Only that conflict is
+    ignored; any other (a shipment id drawn twice) fails loudly instead of losing the shipment.
+    """
+    # SQL of our own: get_or_create takes a SELECT and a savepoint, and bulk_create with
+    # ignore_conflicts neither names the conflict nor says whether the row went in.
+    shipment_id, now = new_shipment_id(), timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(Shipment._meta.db_table)}"
+            " (id, order_id, status, items, shipping_address, order_created_at, created_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (order_id) DO NOTHING",
+            [
+                shipment_id,
+                order_id,
+                ShipmentStatus.PENDING.value,
+                json.dumps([asdict(item) for item in items]),
+                json.dumps(dict(shipping_address)),
+                order_created_at,
+                now,
+                now,
+            ],
+        )
+        created = cursor.rowcount == 1
     if created:
-        logger.info("shipment created", extra={"shipment_id": shipment.id, "order_id": order_id})
-    return shipment
+        logger.info("shipment created", extra={"shipment_id": shipment_id, "order_id": order_id})
+    return created
 
 
 def shipment_mark_shipped(*, shipment_id: str, tracking_number: str | None = None) -> ShipmentChange:

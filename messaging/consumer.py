@@ -12,7 +12,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -67,12 +67,7 @@ def consume(
     token = current_correlation_id.set(envelope.correlation_id)
     try:
         with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    department(app_label).inbox.objects.create(message_id=envelope.id, type=envelope.type)
-                outcome = Outcome.APPLIED
-            except IntegrityError:
-                outcome = Outcome.DUPLICATE
+            outcome = _inbox_record(app_label=app_label, envelope=envelope)
             if outcome is Outcome.APPLIED:
                 apply(message, envelope)
             acknowledge_on_commit(envelope=envelope)
@@ -87,6 +82,23 @@ def consume(
     finally:
         current_correlation_id.reset(token)
     return outcome
+
+
+def _inbox_record(*, app_label: str, envelope: Envelope) -> Outcome:
+    """Record the message in ``app_label``'s inbox: APPLIED if this is its first copy, DUPLICATE
+    if the inbox has it already. Call inside the transaction that applies it.
+
+    One statement and no savepoint: the unique message id decides. A copy that another worker is
+    applying at this moment makes this insert wait for that transaction; once it commits, this
+    copy is a duplicate (had it rolled back, this copy would be the first)."""
+    inbox = department(app_label).inbox
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(inbox._meta.db_table)} (message_id, type, received_at)"
+            " VALUES (%s, %s, %s) ON CONFLICT (message_id) DO NOTHING",
+            [envelope.id, envelope.type, timezone.now()],
+        )
+        return Outcome.APPLIED if cursor.rowcount == 1 else Outcome.DUPLICATE
 
 
 def dead_letter_record(*, app_label: str, task_name: str, raw: Any, reason: str, error: str = "") -> None:

@@ -356,12 +356,13 @@ def order_status_advance(
     A "delivered" that arrives before "shipped" moves the order straight to delivered and
     sets both times. Raises Order.DoesNotExist for an unknown order. Runs in its own
     transaction, or in the caller's when there is one (a message consumer records its
-    inbox row in the same transaction).
+    inbox row in the same transaction). It takes no savepoint there: an error leaves the
+    caller's transaction to be rolled back, as a consumer does on any error.
     """
     target = OrderStatus(status)
     if target == OrderStatus.PENDING_SHIPMENT:
         raise ValueError("An order cannot be moved back to pending shipment.")
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         order = Order.objects.select_for_update().get(id=order_id)
         if _STATUS_RANK[OrderStatus(order.status)] >= _STATUS_RANK[target]:
             return None

@@ -1,6 +1,9 @@
+import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 
 from delivery.models import OutboxMessage, Shipment
 from delivery.services import (
@@ -11,6 +14,7 @@ from delivery.services import (
     shipment_mark_shipped,
 )
 from tests.factories import ShipmentFactory
+from tests.locks import wait_until_another_transaction_waits_for_this_one
 
 pytestmark = pytest.mark.django_db
 
@@ -65,21 +69,57 @@ def test_a_second_ship_keeps_the_first_tracking_number():
     assert shipment.tracking_number == "FIRST"
 
 
+# An order as delivery's consumer hands it to shipment_create.
+ORDER = {
+    "order_id": "ORD-ONE",
+    "items": [ShipmentItem(sku="MUG-1", name="Mug", quantity=3)],
+    "shipping_address": {"name": "Ada", "line1": "Main St 1", "line2": "", "city": "Berlin",
+                         "postal_code": "10115", "country": "DE"},
+    "order_created_at": datetime(2026, 11, 28, 10, 0, tzinfo=UTC),
+}  # fmt: skip
+# The same order again, as a second message would bring it, with other items.
+ORDER_AGAIN = {**ORDER, "items": [ShipmentItem(sku="TEE", name="Tee", quantity=1)]}
+
+
 def test_one_shipment_per_order_whatever_the_number_of_calls():
-    order = {
-        "order_id": "ORD-ONE",
-        "items": [ShipmentItem(sku="MUG-1", name="Mug", quantity=3)],
-        "shipping_address": {"name": "Ada", "line1": "Main St 1", "line2": "", "city": "Berlin",
-                             "postal_code": "10115", "country": "DE"},
-        "order_created_at": datetime(2026, 11, 28, 10, 0, tzinfo=UTC),
-    }  # fmt: skip
+    first = shipment_create(**ORDER)
+    second = shipment_create(**ORDER_AGAIN)
 
-    first = shipment_create(**order)
-    second = shipment_create(**order)
-
-    assert first.pk == second.pk
-    assert Shipment.objects.count() == 1
-    assert (first.items, first.order_created_at) == (
+    shipment = Shipment.objects.get()
+    assert (first, second) == (True, False)
+    assert (shipment.order_id, shipment.status, shipment.items, shipment.order_created_at) == (
+        "ORD-ONE",
+        "pending",
         [{"sku": "MUG-1", "name": "Mug", "quantity": 3}],
         datetime(2026, 11, 28, 10, 0, tzinfo=UTC),
     )
+    assert shipment.shipping_address == ORDER["shipping_address"]
+    assert re.fullmatch(r"SHP-[0-9A-HJKMNP-TV-Z]{16}", shipment.id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_for_an_order_whose_shipment_is_being_created_waits_and_creates_nothing():
+    def create_from_another_connection() -> bool:
+        try:
+            return shipment_create(**ORDER_AGAIN)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with transaction.atomic():
+            first = shipment_create(**ORDER)
+            second = pool.submit(create_from_another_connection)
+            wait_until_another_transaction_waits_for_this_one()
+
+        assert (first, second.result(timeout=10)) == (True, False)
+    assert Shipment.objects.get().items == [{"sku": "MUG-1", "name": "Mug", "quantity": 3}]
+
+
+def test_a_shipment_id_drawn_twice_fails_instead_of_losing_the_shipment(monkeypatch):
+    taken = ShipmentFactory()
+    monkeypatch.setattr("delivery.services.new_shipment_id", lambda: taken.id)
+
+    with pytest.raises(IntegrityError, match="delivery_shipment_pkey"), transaction.atomic():
+        shipment_create(**ORDER)
+
+    assert list(Shipment.objects.values_list("id", "order_id")) == [(taken.id, taken.order_id)]
