@@ -43,6 +43,7 @@ logconfig_dict = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "loggers": {
-        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # LOG_LEVEL, as for every process (settings' LOGGING): gunicorn's own `loglevel` is ignored.
+        "gunicorn.error": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": False},
     },
 }
