@@ -92,21 +92,40 @@ class Results:
         self.codes[code] = self.codes.get(code, 0) + 1
 
 
-async def _request(port: int, raw: bytes) -> int:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+REQUEST_TIMEOUT = 30.0  # seconds: a request not answered by then counts as an error
+
+
+async def _request(port: int, raw: bytes, timeout: float = REQUEST_TIMEOUT) -> int:
+    """Send ``raw`` and read the answer: its status code, or 0 when there is no answer that
+    parses (the connection refused or reset, closed without an answer, an answer that is not
+    HTTP or shorter than it says, none within ``timeout``). A load run counts 0 as an error."""
     try:
-        writer.write(raw)
-        await writer.drain()
-        status = int((await reader.readline()).split()[1])
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        await reader.readexactly(length)
-        return status
-    finally:
-        writer.close()
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                writer.write(raw)
+                await writer.drain()
+                status = _status(await reader.readline())
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                return status
+            finally:
+                writer.close()
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
+        return 0
+
+
+def _status(line: bytes) -> int:
+    """The code of an HTTP status line (``HTTP/1.1 201 Created``); ValueError if it is not one."""
+    version, _, rest = line.partition(b" ")
+    code = rest[:3]
+    if not version.startswith(b"HTTP/") or len(code) != 3 or not code.isdigit():
+        raise ValueError(f"not an HTTP status line: {line[:80]!r}")
+    return int(code)
 
 
 def http_post(path: str, token: str, body: dict) -> bytes:
@@ -124,10 +143,7 @@ async def keep_placing(port: int, raws: list[bytes], seconds: float, results: Re
     async def client(raw: bytes) -> None:
         while time.monotonic() < stop_at:
             started = time.perf_counter()
-            try:
-                code = await _request(port, raw)
-            except (ConnectionError, OSError, asyncio.IncompleteReadError):
-                code = 0
+            code = await _request(port, raw)
             results.add(time.perf_counter() - started, code)
 
     await asyncio.gather(*(client(raw) for raw in raws))
@@ -156,10 +172,7 @@ async def at_fixed_rate(
     orders, clerk = Results(), Results()
 
     async def send(raw: bytes, results: Results, due: float) -> None:
-        try:
-            code = await _request(port, raw)
-        except (ConnectionError, OSError, asyncio.IncompleteReadError):
-            code = 0
+        code = await _request(port, raw)
         results.add(time.monotonic() - due, code)  # from when it was due: a late start counts
 
     tasks = []
