@@ -1,15 +1,12 @@
 """What reaches Sentry: a real error in gunicorn, reported to a real capture server on loopback;
 and what the scrubbers keep of the other kinds of data that integrations add (tasks, logs, Redis)."""
 
-import gzip
 import json
 import logging
 import threading
 import urllib.error
 import urllib.request
-import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.conf import settings
@@ -19,6 +16,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from core.error_reporting import before_breadcrumb, before_send
 from tests.factories import PASSWORD, CustomerFactory, ProductFactory
 from tests.integration.stack import Stack, on_test_database, wait_until
+from tests.sentry_capture import CaptureServer
 
 ADDRESS = {
     "name": "Ada Lovelace-Byron",
@@ -27,45 +25,6 @@ ADDRESS = {
     "postal_code": "06484",
     "country": "DE",
 }
-
-
-class CaptureServer(ThreadingHTTPServer):
-    """Receives what a Sentry SDK sends (envelopes) and keeps each one, decompressed."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _CaptureHandler)
-        self.envelopes: list[bytes] = []
-        self.dsn = f"http://publickey@127.0.0.1:{self.server_address[1]}/1"
-
-    def items(self, item_type: str) -> list[dict]:
-        """The payloads of the envelopes' items of one type ("event", "session" ...)."""
-        found = []
-        for envelope in self.envelopes:
-            lines = envelope.split(b"\n")[1:]  # after the envelope's own header
-            for header, payload in zip(lines[::2], lines[1::2], strict=False):
-                if json.loads(header).get("type") == item_type:
-                    found.append(json.loads(payload))
-        return found
-
-
-class _CaptureHandler(BaseHTTPRequestHandler):
-    server: CaptureServer
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        encoding = self.headers.get("Content-Encoding", "")
-        if encoding == "gzip":
-            body = gzip.decompress(body)
-        elif encoding == "deflate":
-            body = zlib.decompress(body)
-        self.server.envelopes.append(body)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
