@@ -200,6 +200,12 @@ class Stack:
         # Its start line is INFO: a stack whose LOG_LEVEL is higher does not start beat.
         wait_until(lambda: log.exists() and "beat: Starting" in log.read_text(), timeout=30, what="beat started")
 
+    def process_groups(self) -> dict[int, str]:
+        """Each running process's group, by the process's name. Each was started in a session of
+        its own (``_start``), so its group is it and whatever it forked (gunicorn's workers)."""
+        with self._lock:
+            return {process.pid: name for name, process in self.processes.items()}
+
     def exited(self) -> dict[str, int]:
         """The processes that are no longer running, with their exit codes (none, if all is well)."""
         return {name: process.returncode for name, process in self.processes.items() if process.poll() is not None}
