@@ -1,15 +1,19 @@
-"""Load benchmark of the full stack on loopback: gunicorn, Celery worker, relay, PostgreSQL, Redis.
+"""Load benchmark of the full stack on loopback: gunicorn, Celery workers, relay, beat, PostgreSQL, Redis.
 
-    scripts/bench.sh [--levels 2,4,8] [--seconds 20] [--web-workers 2] [--workers-per-queue 2]
+    scripts/bench.sh [--levels 2,4,8] [--seconds 20] [--web-workers 2] [--workers-per-queue 2] [--sentry]
 
 At each concurrency level, that many clients keep placing valid orders (JWT, real bodies) for a
-fixed time. Reported per level: orders/s, latency p50/p95/p99, answers by status code, the
-order → shipment lag p50/p99 (from the stored timestamps), the outbox/queue backlog over the
-run, and pgbench's tps for an order-shaped transaction at the same client count, with the ratio.
-Then, at a fixed rate of half the highest orders/s measured (open loop: a request leaves on
-schedule whether or not earlier ones have answered), orders and clerk changes (--clerk-share
-per order) give the latency and both lags at half load: order → shipment and clerk change → sales.
-A table on stdout, and JSON.
+fixed time. Reported per level: orders/s, latency p50/p95/p99, answers by status code (0: no
+answer that parses), the order → shipment lag p50/p99 (from the stored timestamps), the
+outbox/queue backlog over the run and the time to drain it, the CPU per order of the processes
+the benchmark started and of its database's PostgreSQL backends, by kind (load/cpu.py; the load
+generator apart), and pgbench's tps for an order-shaped transaction at the same client count,
+with the ratio. Then, at a fixed rate of half the highest orders/s measured (open loop: a request
+leaves on schedule whether or not earlier ones have answered), orders and clerk changes
+(--clerk-share per order) give the latency and both lags at half load: order → shipment and clerk
+change → sales. With --sentry, the highest-rate level again with Sentry off and on, back to back,
+against a local capture endpoint. A table on stdout with the targets of issue 12, met or not, and
+JSON.
 
 The client is a small asyncio HTTP/1.1 client (standard library): on a 2-core machine every
 cycle the load generator spends is taken from the server, and this one spends few.
