@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import task_postrun, task_prerun
+from celery.signals import setup_logging, task_postrun, task_prerun
 from django.db import close_old_connections
 
 from config.settings import settings_module
@@ -25,6 +25,16 @@ app.autodiscover_tasks()
 transport.bind_app(app)  # what messages between the departments are sent with
 
 logger = logging.getLogger(__name__)
+
+
+@setup_logging.connect
+def _log_as_configured(**kwargs: Any) -> None:
+    """Workers and beat log as every process does: settings' LOGGING, which Django has applied.
+    Celery sets up logging itself only when this signal has no receiver, and then its --loglevel
+    (WARNING if not given) overrode LOG_LEVEL on the root logger, its task logger got a plain-text
+    handler of its own, and with redirection on every write() to stdout or stderr became a record
+    of its own (a printed traceback turned into hundreds of one-character lines). Uncaught
+    exceptions and warnings are logged as records instead (core.apps)."""
 
 
 @task_prerun.connect

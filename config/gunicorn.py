@@ -4,6 +4,8 @@ log is off."""
 
 import os
 
+from gunicorn.glogging import Logger
+
 # A platform that starts the Procfile's `web` routes to $PORT from outside: every interface by
 # default. `make run` sets WEB_BIND_ADDRESS=127.0.0.1, so a local run (with its demo log-ins) is
 # not reachable from the network. An IPv6 address ("::") is bracketed as gunicorn expects.
@@ -11,6 +13,19 @@ _address = os.environ.get("WEB_BIND_ADDRESS", "0.0.0.0")
 _host = f"[{_address}]" if ":" in _address else _address
 bind = [f"{_host}:{os.environ.get('PORT', '8000')}"]
 accesslog = None
+
+
+class _Logger(Logger):
+    """gunicorn's logger with its access log on only when `accesslog` names a file. gunicorn's own
+    turns it on whenever `logconfig_dict` is set (`Logger._compute_access_log_enabled`), which
+    gave every request a second line, and built that line's fields on every request."""
+
+    @property
+    def access_log_enabled(self) -> bool:
+        return self.cfg.accesslog is not None
+
+
+logger_class = _Logger
 # Threads, so that a request waiting on a slow dependency (each wait is bounded: settings'
 # DATABASE_TIMEOUTS) does not hold the whole process: /healthz and the other requests are
 # answered by the other threads meanwhile. Requests are short; four per process is plenty.
@@ -28,7 +43,7 @@ logconfig_dict = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "loggers": {
-        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # LOG_LEVEL, as for every process (settings' LOGGING): gunicorn's own `loglevel` is ignored.
+        "gunicorn.error": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": False},
     },
 }

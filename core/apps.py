@@ -25,7 +25,10 @@ class CoreConfig(AppConfig):
             from core.error_reporting import init_error_reporting
 
             init_error_reporting(
-                dsn=settings.SENTRY_DSN, environment=settings.SENTRY_ENVIRONMENT, release=settings.SENTRY_RELEASE
+                dsn=settings.SENTRY_DSN,
+                environment=settings.SENTRY_ENVIRONMENT,
+                release=settings.SENTRY_RELEASE,
+                traces_sample_rate=settings.SENTRY_TRACES_SAMPLE_RATE,
             )
 
 

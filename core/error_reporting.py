@@ -1,22 +1,28 @@
 """Error reporting to Sentry, and what an event may carry.
 
 An event says what failed and where: the exception's type and message, the stack trace (files,
-functions, lines and their source), the request's method and path, the SQL statements before it
-(their text, with placeholders) and the log lines before it (their message, and those fields of
-ours that are ids, counts or states). It never carries what a client sent or what would let
-someone in or find someone: local variables, request bodies, cookies, query strings, headers
-other than a few harmless ones, SQL parameters, task arguments, the user, tokens, passwords,
-addresses.
+functions, lines and their source), the request's method and path, and the log lines before it
+(their message, and those fields of ours that are ids, counts or states); a traced request or
+task (SENTRY_TRACES_SAMPLE_RATE) also its SQL statements (their text, with placeholders). It
+never carries what a client sent or what would let someone in or find someone: local variables,
+request bodies, cookies, query strings, headers other than a few harmless ones, SQL parameters,
+task arguments, the user, tokens, passwords, addresses.
 
 Two layers, because what an integration collects changes between SDK versions: the SDK is told
 not to collect these (``data_collection`` and the options beside it), and ``before_send`` /
 ``before_breadcrumb`` keep only what is listed here, whatever an integration added.
+
+What it costs: errors only, unless SENTRY_TRACES_SAMPLE_RATE asks for traces. The SDK's
+integrations do work on every request, task and statement whether or not an error follows, so
+without traces they are kept to what an error event needs (``init_error_reporting``); the
+benchmark's ``--sentry`` measures what remains (docs/performance.md).
 """
 
 import re
 from typing import Any, cast
 
 import sentry_sdk
+from django.db.backends.utils import CursorWrapper
 from sentry_sdk.integrations.celery import CeleryIntegration
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.types import Event, Hint
@@ -53,11 +59,25 @@ _DATABASE_DETAIL = re.compile(r"\n(?:DETAIL|CONTEXT|LINE \d+): .*", re.DOTALL)
 _JWT = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]*")
 
 
-def init_error_reporting(*, dsn: str, environment: str, release: str | None) -> None:
-    """Start sending errors to Sentry. Called once per process, when Django starts (core/apps.py)."""
+def init_error_reporting(*, dsn: str, environment: str, release: str | None, traces_sample_rate: float) -> None:
+    """Start sending errors to Sentry, and traces of ``traces_sample_rate`` of the requests and
+    tasks (0: none). Called once per process, when Django starts (core/apps.py)."""
+    tracing = traces_sample_rate > 0
+    if tracing:
+        integrations = [DjangoIntegration(), CeleryIntegration()]
+    else:
+        # No transaction per request and no spans for Django's signals. No Celery integration: it
+        # costs 0.6 to 0.9 ms of CPU a task (a transaction, a span, a broker connection object),
+        # and a failed task reaches Sentry without it, through the logging integration: Celery
+        # logs each failure at ERROR with its traceback, and a dead letter is logged at ERROR.
+        integrations = [DjangoIntegration(http_methods_to_capture=(), signals_spans=False)]
+    statement_methods = CursorWrapper.execute, CursorWrapper.executemany
     sentry_sdk.init(
         dsn=dsn,
-        integrations=[DjangoIntegration(), CeleryIntegration()],
+        integrations=integrations,
+        auto_enabling_integrations=False,  # the SDK would add others (Redis: a breadcrumb per command)
+        traces_sample_rate=traces_sample_rate if tracing else None,  # None: no tracing at all
+        auto_session_tracking=False,  # release health: a session per request, not an error
         environment=environment,
         release=release,
         # The SDK's own switches, category by category (this SDK's successor of send_default_pii,
@@ -77,8 +97,16 @@ def init_error_reporting(*, dsn: str, environment: str, release: str | None) -> 
         include_local_variables=False,
         max_request_body_size="never",
         before_send=before_send,
+        before_send_transaction=before_send,  # a traced request's request data, breadcrumbs …
         before_breadcrumb=before_breadcrumb,
     )
+    if not tracing:
+        # The Django integration wraps every SQL statement in a span and a breadcrumb: about 60 µs
+        # of CPU a statement, over a millisecond an order across web and workers, error or not.
+        # An error's event names its statement's failure and has its stack trace; the statements
+        # before it are not worth that, so Django's cursor gets its own methods back. (The
+        # integration patches them once per process, in sentry_sdk.init, with no option to skip.)
+        CursorWrapper.execute, CursorWrapper.executemany = statement_methods  # type: ignore[method-assign]
 
 
 def before_send(event: Event, hint: Hint) -> Event:

@@ -411,12 +411,8 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
-# Celery workers and beat log through the configuration above instead of their own, and leave
-# stdout and stderr alone: redirected, every write() became a record of its own (a traceback
-# printed to stderr turned into hundreds of one-character lines). Uncaught exceptions and
-# warnings are logged as records instead (core.apps).
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_WORKER_REDIRECT_STDOUTS = False
+# Celery workers and beat log through the configuration above, LOG_LEVEL included, and leave
+# stdout and stderr alone (config/celery.py: Celery sets up no logging of its own).
 # Celery's Django fix-up closes the database connection before and after every task unless this
 # is set: a new PostgreSQL connection (a server process forked) per message, a quarter of a
 # worker's time in the benchmark. With it, a connection is recycled every 1000 tasks; between,
@@ -436,3 +432,5 @@ PROMETHEUS_MULTIPROC_DIR = env.str(
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
 SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="") or None
+# The share of requests and tasks traced (performance spans); 0: errors only.
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)

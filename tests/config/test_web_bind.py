@@ -5,6 +5,8 @@ import os
 import re
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,20 +24,27 @@ def procfile_command(name: str) -> str:
     return next(line.split(":", 1)[1].strip() for line in lines if line.startswith(f"{name}:"))
 
 
-def listening_address(env: dict[str, str], tmp_path: Path) -> str:
-    """Start the Procfile's `web` as a platform would (a shell, with $PORT) and return the address
-    gunicorn says it bound."""
-    log = tmp_path / "web.log"
+@contextmanager
+def running_web(env: dict[str, str], log: Path) -> Iterator[None]:
+    """The Procfile's `web`, started as a platform would (a shell, with $PORT), its output in
+    ``log``; stopped on leaving (SIGTERM: its workers finish their requests first)."""
     with log.open("w") as out:
         web = subprocess.Popen(
             ["sh", "-c", f"exec {procfile_command('web')}"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
-        wait_until(lambda: "Listening at: " in log.read_text(), timeout=30, interval=0.1, what="gunicorn bound")
+        yield
     finally:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(timeout=30)
+
+
+def listening_address(env: dict[str, str], tmp_path: Path) -> str:
+    """Start the Procfile's `web` and return the address gunicorn says it bound."""
+    log = tmp_path / "web.log"
+    with running_web(env, log):
+        wait_until(lambda: "Listening at: " in log.read_text(), timeout=30, interval=0.1, what="gunicorn bound")
     return re.search(r"Listening at: http://(\S+) ", log.read_text()).group(1)
 
 

@@ -1,15 +1,12 @@
 """What reaches Sentry: a real error in gunicorn, reported to a real capture server on loopback;
 and what the scrubbers keep of the other kinds of data that integrations add (tasks, logs, Redis)."""
 
-import gzip
 import json
 import logging
 import threading
 import urllib.error
 import urllib.request
-import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.conf import settings
@@ -19,6 +16,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from core.error_reporting import before_breadcrumb, before_send
 from tests.factories import PASSWORD, CustomerFactory, ProductFactory
 from tests.integration.stack import Stack, on_test_database, wait_until
+from tests.sentry_capture import CaptureServer
 
 ADDRESS = {
     "name": "Ada Lovelace-Byron",
@@ -27,45 +25,6 @@ ADDRESS = {
     "postal_code": "06484",
     "country": "DE",
 }
-
-
-class CaptureServer(ThreadingHTTPServer):
-    """Receives what a Sentry SDK sends (envelopes) and keeps each one, decompressed."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _CaptureHandler)
-        self.envelopes: list[bytes] = []
-        self.dsn = f"http://publickey@127.0.0.1:{self.server_address[1]}/1"
-
-    def items(self, item_type: str) -> list[dict]:
-        """The payloads of the envelopes' items of one type ("event", "session" ...)."""
-        found = []
-        for envelope in self.envelopes:
-            lines = envelope.split(b"\n")[1:]  # after the envelope's own header
-            for header, payload in zip(lines[::2], lines[1::2], strict=False):
-                if json.loads(header).get("type") == item_type:
-                    found.append(json.loads(payload))
-        return found
-
-
-class _CaptureHandler(BaseHTTPRequestHandler):
-    server: CaptureServer
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        encoding = self.headers.get("Content-Encoding", "")
-        if encoding == "gzip":
-            body = gzip.decompress(body)
-        elif encoding == "deflate":
-            body = zlib.decompress(body)
-        self.server.envelopes.append(body)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
@@ -89,12 +48,22 @@ def orders_fail_in_the_database(transactional_db) -> Iterator[None]:
 
 
 @pytest.fixture
-def web_reporting_to(capture, tmp_path) -> Iterator[Stack]:
+def traces_sample_rate() -> str:
+    """SENTRY_TRACES_SAMPLE_RATE of the web process; a test overrides it."""
+    return "0"
+
+
+@pytest.fixture
+def web_reporting_to(capture, tmp_path, traces_sample_rate) -> Iterator[Stack]:
     """gunicorn (one worker) with SENTRY_DSN set: the SDK lives in that process, not in the tests'."""
     stack = on_test_database(
         logs=tmp_path,
         web_workers=1,
-        extra_env={"SENTRY_DSN": capture.dsn, "REDIS_URL": settings.REDIS_URL},
+        extra_env={
+            "SENTRY_DSN": capture.dsn,
+            "SENTRY_TRACES_SAMPLE_RATE": traces_sample_rate,
+            "REDIS_URL": settings.REDIS_URL,
+        },
     )
     try:
         stack.start_web()
@@ -115,9 +84,9 @@ def post(stack: Stack, path: str, body: dict, headers: dict[str, str]) -> int:
         return error.code
 
 
-@pytest.mark.integration
-def test_an_error_reaches_sentry_without_secrets_or_addresses(orders_fail_in_the_database, capture, web_reporting_to):
-    # Given a customer with a token, and a request that carries tokens, a password, cookies and an address
+def place_an_order_full_of_secrets(stack: Stack) -> tuple[int, dict, list[str]]:
+    """An order by a customer with a token, in a request that carries tokens, a password, cookies
+    and an address; its answer, its body, and every secret in it."""
     ProductFactory(sku="MUG-1", stock_quantity=10)
     customer = CustomerFactory(username="ada-the-customer", email="ada.private@example.org")
     refresh = RefreshToken.for_user(customer)
@@ -134,15 +103,31 @@ def test_an_error_reaches_sentry_without_secrets_or_addresses(orders_fail_in_the
         "X-Forwarded-For": "203.0.113.77",
         "User-Agent": "checkout-test/1.0",
     }
+    secrets = [
+        access,
+        access.rsplit(".", 1)[1],  # the signature alone
+        str(refresh),
+        PASSWORD,
+        "s3ss10nc00k1ev4lue",
+        "csrfc00k1ev4lue",
+        "203.0.113.77",
+        "q53cr3t",
+        *[ADDRESS[field] for field in ("name", "line1", "city", "postal_code")],
+        "ada-the-customer",
+        "ada.private@example.org",
+    ]
+    return post(stack, "/api/orders/?coupon=q53cr3t", body, headers), body, secrets
 
-    # When placing the order fails in the database (after the SQL of the user, the products...)
-    status = post(web_reporting_to, "/api/orders/?coupon=q53cr3t", body, headers)
+
+@pytest.mark.integration
+def test_an_error_reaches_sentry_without_secrets_or_addresses(orders_fail_in_the_database, capture, web_reporting_to):
+    # Given a request full of secrets, when placing its order fails in the database
+    status, body, secrets = place_an_order_full_of_secrets(web_reporting_to)
     wait_until(lambda: capture.items("event"), timeout=15, what="an event at the capture server")
 
-    # Then Sentry hears of the error: its type, where it happened, the SQL text before it ...
+    # Then Sentry hears of the error: its type, where it happened, the request ...
     [event] = capture.items("event")
-    crumbs = event["breadcrumbs"]["values"]
-    insert = next(crumb for crumb in crumbs if crumb["message"].startswith('INSERT INTO "sales_order"'))
+    statements = [crumb for crumb in event["breadcrumbs"]["values"] if crumb["category"] == "query"]
     assert status == 500
     assert [exception["type"] for exception in event["exception"]["values"]] == ["NotNullViolation", "IntegrityError"]
     assert event["exception"]["values"][-1]["value"] == (
@@ -158,24 +143,67 @@ def test_an_error_reaches_sentry_without_secrets_or_addresses(orders_fail_in_the
             "User-Agent": "checkout-test/1.0",
         },
     }
-    assert (insert["category"], insert.get("data", {})) == ("query", {})
     assert "user" not in event
+    # ... errors only: no trace, and no breadcrumb per SQL statement (only the connection opened)
+    assert [crumb["message"] for crumb in statements if crumb["message"] != "connect"] == []
+    assert set(capture.item_counts()) == {"event"}
     # ... and nothing that was sent, nor the row: no token, password, cookie, address or user
     received = b"".join(capture.envelopes).decode()
-    secrets = [
-        access,
-        access.rsplit(".", 1)[1],  # the signature alone
-        str(refresh),
-        PASSWORD,
-        "s3ss10nc00k1ev4lue",
-        "csrfc00k1ev4lue",
-        "203.0.113.77",
-        "q53cr3t",
-        *[ADDRESS[field] for field in ("name", "line1", "city", "postal_code")],
-        "ada-the-customer",
-        "ada.private@example.org",
-    ]
     assert [secret for secret in secrets if secret in received] == []
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("traces_sample_rate", ["1.0"])
+def test_a_traced_request_reaches_sentry_without_secrets_either(orders_fail_in_the_database, capture, web_reporting_to):
+    # Given every request traced, when a request full of secrets fails in the database
+    status, _, secrets = place_an_order_full_of_secrets(web_reporting_to)
+
+    def orders_traced() -> list[dict]:
+        return [item for item in capture.items("transaction") if item["transaction"] == "/api/orders/"]
+
+    wait_until(orders_traced, timeout=15, what="its transaction at the capture server")
+
+    # Then its trace has the SQL statements, with placeholders, and nothing that was sent
+    [transaction] = orders_traced()
+    insert = next(span for span in transaction["spans"] if span["description"].startswith('INSERT INTO "sales_order"'))
+    received = b"".join(capture.envelopes).decode()
+    assert status == 500
+    assert "%s" in insert["description"]
+    assert [secret for secret in secrets if secret in received] == []
+
+
+@pytest.mark.integration
+def test_a_worker_error_reaches_sentry_without_the_message(transactional_db, capture, tmp_path):
+    # Given a delivery worker with SENTRY_DSN set (errors only: no Celery integration)
+    stack = on_test_database(logs=tmp_path, extra_env={"SENTRY_DSN": capture.dsn})
+    message_id = "5b0c7c1e-0000-4000-8000-000000000002"
+    forged = {"id": message_id, "type": "order.created", "version": 1, "payload": {"shipping_address": ADDRESS}}
+
+    def dead_letters() -> list[dict]:
+        return [event for event in capture.items("event") if event.get("logger") == "messaging.consumer"]
+
+    try:
+        stack.start_redis()
+        stack.start_worker("worker-delivery-1")
+
+        # When it receives a message it cannot trust (no signature), which carries an address
+        stack.push_raw("delivery.order_created", forged | {"signature": "forged"})
+        wait_until(dead_letters, timeout=30, what="the dead letter's event at the capture server")
+    finally:
+        stack.stop()
+        print(stack.log_tails())
+
+    # Then Sentry hears of the dead letter through the worker's log: what and which, not the address
+    [event] = dead_letters()
+    received = b"".join(capture.envelopes).decode()
+    assert (event["level"], event["logentry"]) == ("error", {"message": "message dead-lettered"})
+    assert sorted(event["extra"]) == ["app", "correlation_id", "message_id", "sys.argv", "type"]  # no reason, no error
+    assert (event["extra"]["app"], event["extra"]["message_id"], event["extra"]["type"]) == (
+        "delivery",
+        message_id,
+        "order.created",
+    )
+    assert [value for value in ADDRESS.values() if value in received] == []
 
 
 def test_a_task_error_keeps_the_task_name_but_not_its_arguments():

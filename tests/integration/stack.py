@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import kombu.exceptions
 import redis
 from celery import Celery
 
@@ -164,25 +165,46 @@ class Stack:
         # A solo worker is one process; its concurrency also sets its prefetch (times 4), so 1, as in
         # the Procfile (Celery would take the number of cores).
         concurrency = 1 if self.worker_pool == "solo" else self.worker_concurrency
-        log = self.logs / f"{name}.log"
-        earlier = log.stat().st_size if log.exists() else 0  # a restart appends to the same log
+        hostname = f"{name}@{socket.gethostname()}"
         self._start(
             name,
             [
                 sys.executable, "-m", "celery", "-A", "config", "--quiet", "worker", "-Q", self.worker_queues[name],
-                "--pool", self.worker_pool, "--concurrency", str(concurrency), "--loglevel", "INFO",
-                "--without-mingle", "--without-gossip", "--hostname", f"{name}@%h",
+                "--pool", self.worker_pool, "--concurrency", str(concurrency),
+                "--without-mingle", "--without-gossip", "--hostname", hostname,
             ],
         )  # fmt: skip
-        wait_until(lambda: " ready." in log.read_text()[earlier:], timeout=30, interval=0.1, what=f"{name} ready")
+        # Ready when it answers a ping through the broker: its queues are consumed by then. (Its
+        # "ready." line is INFO, which a stack with a higher LOG_LEVEL does not write.)
+        probe = Celery("probe", broker=self.redis_url, set_as_current=False)
+        probe.conf.broker_connection_timeout = 1
+        probe.conf.broker_connection_retry = False
+
+        def answers() -> bool:
+            try:
+                return bool(probe.control.ping(destination=[hostname], timeout=0.5, limit=1))
+            except (OSError, redis.RedisError, kombu.exceptions.KombuError):
+                return False  # Redis is not there (yet)
+
+        try:
+            wait_until(answers, timeout=30, interval=0.1, what=f"{name} ready")
+        finally:
+            probe.close()
 
     def start_relay(self) -> None:
         self._start("relay", [sys.executable, "manage.py", "outbox_relay"])
 
     def start_beat(self) -> None:
         log = self.logs / "beat.log"
-        self._start("beat", [sys.executable, "-m", "celery", "-A", "config", "--quiet", "beat", "--loglevel", "INFO"])
+        self._start("beat", [sys.executable, "-m", "celery", "-A", "config", "--quiet", "beat"])
+        # Its start line is INFO: a stack whose LOG_LEVEL is higher does not start beat.
         wait_until(lambda: log.exists() and "beat: Starting" in log.read_text(), timeout=30, what="beat started")
+
+    def process_groups(self) -> dict[int, str]:
+        """Each running process's group, by the process's name. Each was started in a session of
+        its own (``_start``), so its group is it and whatever it forked (gunicorn's workers)."""
+        with self._lock:
+            return {process.pid: name for name, process in self.processes.items()}
 
     def exited(self) -> dict[str, int]:
         """The processes that are no longer running, with their exit codes (none, if all is well)."""
