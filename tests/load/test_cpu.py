@@ -17,7 +17,7 @@ child = os.fork()
 end = time.process_time() + 0.2
 while time.process_time() < end:
     pass
-print(os.getpid(), flush=True)
+os.write(1, f"{os.getpid()}\\n".encode())  # one write: the two processes' lines cannot mix
 time.sleep(60)
 """
 
@@ -32,7 +32,8 @@ def started():
             [sys.executable, "-c", BURN], stdout=subprocess.PIPE, text=True, start_new_session=True
         )
         processes.append(process)
-        return process.pid, {int(process.stdout.readline()), int(process.stdout.readline())}
+        lines = (line for line in process.stdout if line.strip())
+        return process.pid, {int(next(lines)), int(next(lines))}
 
     yield start
     for process in processes:
