@@ -61,6 +61,7 @@ class JsonErrorsMixin:
         if getattr(response, "exception", False):
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = JSONRenderer.media_type
+        # A mixin: mypy cannot see the view class whose finalize_response super() reaches.
         return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
 
 
