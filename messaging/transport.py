@@ -8,16 +8,14 @@ socket timeouts in the broker settings; the outbox does the retrying.
 import base64
 import json
 import uuid
-from functools import cache
 from typing import Any
 
 import redis
 from celery import Celery, Task
 from django.conf import settings
 from kombu import serialization
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from core.redis_client import redis_client
 from messaging.registry import departments
 
 # The project's Celery app. config/celery.py binds it when it makes it (the layers forbid an
@@ -86,14 +84,12 @@ def publish(envelope: dict[str, Any]) -> None:
 
 def _broker() -> redis.Redis:
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-    return _client(settings.CELERY_BROKER_URL, options["socket_connect_timeout"], options["socket_timeout"])
-
-
-@cache
-def _client(url: str, connect_timeout: float, timeout: float) -> redis.Redis:
     # One quick reconnect (a stale pooled connection), then give up: the outbox retries.
-    return redis.Redis.from_url(
-        url, socket_connect_timeout=connect_timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 1)
+    return redis_client(
+        settings.CELERY_BROKER_URL,
+        connect_timeout=options["socket_connect_timeout"],
+        timeout=options["socket_timeout"],
+        retries=1,
     )
 
 
