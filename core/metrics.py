@@ -34,6 +34,13 @@ HTTP_LATENCY = Histogram(
 )
 ORDERS_PLACED = Counter("orders_placed_total", "Orders placed")
 ORDERS_REFUSED = Counter("orders_refused_total", "Orders refused", ["reason"])
+ORDER_CANCELLATIONS_REQUESTED = Counter(
+    "order_cancellations_requested_total", "Cancellations asked for (api or admin)", ["source"]
+)
+ORDERS_CANCELLED = Counter("orders_cancelled_total", "Orders cancelled, their stock put back")
+ORDER_CANCELLATIONS_REFUSED = Counter(
+    "order_cancellations_refused_total", "Cancellations delivery refused: the parcel had left"
+)
 MESSAGES_PUBLISHED = Counter(
     "messages_published_total", "Messages handed to the broker", ["app", "type", "path", "result"]
 )

@@ -8,6 +8,10 @@ from typing import Any, ClassVar, Self
 SHIPPED = "shipped"
 DELIVERED = "delivered"
 
+# Delivery's answers to a cancellation request.
+ACCEPTED = "accepted"  # the shipment was still pending, or not made yet: it is cancelled
+REFUSED = "refused"  # the parcel has left
+
 # The users who work on shipments (API.md): the group's members have delivery's permissions,
 # which the migration that makes the group grants it.
 CLERKS_GROUP = "Delivery clerks"
@@ -45,4 +49,39 @@ class ShipmentStatusChanged:
             status=str(data["status"]),
             occurred_at=str(data["occurred_at"]),
             tracking_number=data.get("tracking_number"),
+        )
+
+
+@dataclass(frozen=True)
+class ShipmentCancellationDecided:
+    """Delivery's answer to a cancellation request: "accepted" (the shipment is cancelled and
+    will never ship) or "refused" (it has shipped). Sent for every request received, repeats
+    included; the answer for an order never changes from accepted to refused or back."""
+
+    TYPE: ClassVar[str] = "shipment.cancellation_decided"
+    VERSION: ClassVar[int] = 1
+
+    shipment_id: str
+    order_id: str
+    decision: str  # "accepted" or "refused"
+    decided_at: str  # ISO 8601, UTC: when the shipment was cancelled, or when delivery refused
+
+    def __post_init__(self) -> None:
+        if self.decision not in (ACCEPTED, REFUSED):
+            raise ValueError(f"unknown decision {self.decision!r}")
+
+    @property
+    def decided(self) -> datetime:
+        return datetime.fromisoformat(self.decided_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(
+            shipment_id=str(data["shipment_id"]),
+            order_id=str(data["order_id"]),
+            decision=str(data["decision"]),
+            decided_at=datetime.fromisoformat(str(data["decided_at"])).isoformat(),
         )

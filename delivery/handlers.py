@@ -4,10 +4,10 @@ contract into delivery's own arguments."""
 from dataclasses import asdict
 from datetime import datetime
 
-from delivery.services import ShipmentItem, shipment_create
+from delivery.services import ShipmentItem, shipment_cancel, shipment_create
 from messaging.consumer import Outcome, consume
 from messaging.envelope import Envelope
-from sales.contracts import OrderCreated
+from sales.contracts import OrderCancellationRequested, OrderCreated
 
 
 def order_created(envelope: dict) -> Outcome:
@@ -27,3 +27,17 @@ def _create_shipment(message: OrderCreated, envelope: Envelope) -> None:
         shipping_address=asdict(message.shipping_address),
         order_created_at=datetime.fromisoformat(message.created_at),
     )
+
+
+def order_cancellation_requested(envelope: dict) -> Outcome:
+    return consume(
+        envelope,
+        app_label="delivery",
+        task_name="delivery.order_cancellation_requested",
+        contract=OrderCancellationRequested,
+        apply=_cancel_shipment,
+    )
+
+
+def _cancel_shipment(message: OrderCancellationRequested, envelope: Envelope) -> None:
+    shipment_cancel(order_id=message.order_id)

@@ -17,23 +17,31 @@ class ShipmentStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SHIPPED = "shipped", "Shipped"
     DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class Shipment(models.Model):
     """One order's shipment. It holds the order's id, not a foreign key: sales' tables are not
-    delivery's, and the items and address are a snapshot taken from the order.created message."""
+    delivery's, and the items and address are a snapshot taken from the order.created message.
+
+    A cancellation that arrives before its order makes the order's shipment at once, cancelled,
+    without items, address or ``order_created_at``; the order.created message fills them in when
+    it comes, and the shipment stays cancelled (``delivery.services``)."""
 
     id = models.CharField(primary_key=True, max_length=20, default=new_shipment_id, editable=False)
     order_id = models.CharField(max_length=20, unique=True)
     status = models.CharField(max_length=20, choices=ShipmentStatus.choices, default=ShipmentStatus.PENDING)
     items = models.JSONField(help_text='[{"sku", "name", "quantity"}, …]')
-    shipping_address = models.JSONField()
+    shipping_address = models.JSONField(null=True, blank=True, help_text="None until the order has arrived.")
     tracking_number = models.CharField(max_length=64, null=True, blank=True)
-    order_created_at = models.DateTimeField(help_text="When the customer placed the order.")
+    order_created_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer placed the order; None until the order has arrived."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

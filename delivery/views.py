@@ -21,6 +21,7 @@ from delivery.models import Shipment
 from delivery.permissions import is_delivery_clerk
 
 PAGE_SIZE = 25
+_CANCELLED = "Order {order_id} was cancelled: do not send it."
 
 
 def clerk_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -71,9 +72,13 @@ def shipment_ship(request: HttpRequest, shipment_id: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, f"Order {shipment.order_id}: {form.errors['tracking_number'][0]}")
         return _back(request)
-    change = services.shipment_mark_shipped(
-        shipment_id=shipment.pk, tracking_number=form.cleaned_data["tracking_number"] or None
-    )
+    try:
+        change = services.shipment_mark_shipped(
+            shipment_id=shipment.pk, tracking_number=form.cleaned_data["tracking_number"] or None
+        )
+    except services.ShipmentCancelled:
+        messages.error(request, _CANCELLED.format(order_id=shipment.order_id))
+        return _back(request)
     if change.changed:
         messages.success(request, f"Order {shipment.order_id} marked shipped.")
     else:
@@ -89,6 +94,9 @@ def shipment_deliver(request: HttpRequest, shipment_id: str) -> HttpResponse:
         change = services.shipment_mark_delivered(shipment_id=shipment.pk)
     except services.ShipmentNotShipped:
         messages.error(request, f"Order {shipment.order_id} has not been shipped yet: mark it shipped first.")
+        return _back(request)
+    except services.ShipmentCancelled:
+        messages.error(request, _CANCELLED.format(order_id=shipment.order_id))
         return _back(request)
     if change.changed:
         messages.success(request, f"Order {shipment.order_id} marked delivered.")

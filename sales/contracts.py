@@ -2,6 +2,7 @@
 one part of sales that another department may import."""
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, ClassVar, Self
 
 
@@ -49,4 +50,29 @@ class OrderCreated:
             items=items,
             shipping_address=OrderCreatedAddress(**data["shipping_address"]),
             created_at=str(data["created_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class OrderCancellationRequested:
+    """The customer or staff asked to cancel an order: delivery cancels its shipment if it has
+    not left yet, and answers with delivery.contracts.ShipmentCancellationDecided. It may arrive
+    before the order's OrderCreated, and more than once."""
+
+    TYPE: ClassVar[str] = "order.cancellation_requested"
+    VERSION: ClassVar[int] = 1
+
+    order_id: str
+    requested_at: str  # ISO 8601, UTC
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(
+            order_id=str(data["order_id"]),
+            requested_at=datetime.fromisoformat(str(data["requested_at"])).isoformat(),
+            reason=str(data.get("reason", ""))[:200],
         )

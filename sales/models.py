@@ -43,6 +43,7 @@ class OrderStatus(models.TextChoices):
     PENDING_SHIPMENT = "pending_shipment", "Pending Shipment"
     SHIPPED = "shipped", "Shipped"
     DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class Order(models.Model):
@@ -60,10 +61,12 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["customer", "-created_at"], name="order_customer_newest")]
+        permissions = [("cancel_order", "Can cancel orders")]
 
     def __str__(self) -> str:
         return self.id
@@ -98,8 +101,35 @@ class OrderLine(models.Model):
         return f"{self.quantity} x {self.sku}"
 
 
+class CancellationState(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    ACCEPTED = "accepted", "Accepted"
+    REFUSED = "refused", "Refused"
+
+
+class Cancellation(models.Model):
+    """A request to cancel an order, and delivery's decision on it. An order has at most one:
+    asking again while it is open changes nothing, and once refused the parcel has left."""
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, primary_key=True, related_name="cancellation")
+    state = models.CharField(max_length=20, choices=CancellationState.choices, default=CancellationState.REQUESTED)
+    reason = models.CharField(max_length=200, blank=True)
+    # None: delivery cancelled the shipment without sales asking (its decision is applied anyway).
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=50, help_text="Where it was asked for: api or admin.")
+    requested_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True, help_text="When delivery decided.")
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: cancellation {self.state}"
+
+
 class OrderStatusChange(models.Model):
-    """One step of an order's life; the first row of every order has no ``from_status``."""
+    """One step of an order's life; the first row of every order has no ``from_status``. A step
+    that leaves the status as it was (a cancellation asked for, or refused) has ``from_status``
+    equal to ``to_status``."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_changes")
     from_status = models.CharField(max_length=20, choices=OrderStatus.choices, blank=True)

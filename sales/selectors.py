@@ -12,13 +12,18 @@ def product_list() -> QuerySet[Product]:
 
 def order_list_for_customer(*, customer: User) -> QuerySet[Order]:
     """The customer's own orders, newest first, with their lines."""
-    return Order.objects.filter(customer=customer).prefetch_related("lines").order_by("-created_at", "-id")
+    return (
+        Order.objects.filter(customer=customer)
+        .select_related("cancellation")
+        .prefetch_related("lines")
+        .order_by("-created_at", "-id")
+    )
 
 
 def order_get_for_user(*, user: User, order_id: str) -> Order | None:
     """The order if ``user`` placed it or is staff; None otherwise, so that nobody learns
     whether another customer's order exists."""
-    orders = Order.objects.prefetch_related("lines")
+    orders = Order.objects.select_related("cancellation").prefetch_related("lines")
     if not user.is_staff:
         orders = orders.filter(customer=user)
     return orders.filter(id=order_id).first()

@@ -16,9 +16,19 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from accounts.models import User
+from core import metrics
 from messaging.outbox import outbox_write
-from sales.contracts import OrderCreated, OrderCreatedAddress, OrderCreatedItem
-from sales.models import IdempotencyKey, Order, OrderLine, OrderStatus, OrderStatusChange, Product
+from sales.contracts import OrderCancellationRequested, OrderCreated, OrderCreatedAddress, OrderCreatedItem
+from sales.models import (
+    Cancellation,
+    CancellationState,
+    IdempotencyKey,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderStatusChange,
+    Product,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +248,7 @@ def order_place(
         outbox_write(app_label="sales", message=_order_created(order, order_lines))
         if claimed_key is not None:
             _idempotency_key_complete(record=claimed_key, response_status=201, order_id=order.id)
-    _remember_lines(order, order_lines)
+    _remember_new(order, order_lines)
     logger.info("order placed", extra={"order_id": order.id, "lines": len(order_lines), "total": str(order.total)})
     return order
 
@@ -312,9 +322,11 @@ def _order_write_with_orm(*, order: Order, lines: list[OrderLine]) -> bool:
     return True
 
 
-def _remember_lines(order: Order, lines: list[OrderLine]) -> None:
+def _remember_new(order: Order, lines: list[OrderLine]) -> None:
     """The caller shows the new order with its lines: fill ``order.lines`` as a prefetch would,
-    with the rows just written, rather than read them back (one query less per order)."""
+    with the rows just written, rather than read them back (one query less per order), and its
+    cancellation as a select_related would (none)."""
+    Order.cancellation.related.set_cached_value(order, None)
     queryset = order.lines.all()
     queryset._result_cache = list(lines)
     # Django's prefetch cache has no public setter (nor a type for these attributes).
@@ -344,7 +356,13 @@ def _unavailable_lines(lines: Sequence[LineRequest], products: dict[str, _Locked
 
 # --- Order status ---------------------------------------------------------------------------
 
-_STATUS_RANK = {OrderStatus.PENDING_SHIPMENT: 0, OrderStatus.SHIPPED: 1, OrderStatus.DELIVERED: 2}
+# "cancelled" ranks above every status delivery reports: it is final.
+_STATUS_RANK = {
+    OrderStatus.PENDING_SHIPMENT: 0,
+    OrderStatus.SHIPPED: 1,
+    OrderStatus.DELIVERED: 2,
+    OrderStatus.CANCELLED: 3,
+}
 
 
 def order_status_advance(
@@ -352,7 +370,8 @@ def order_status_advance(
 ) -> OrderStatusChange | None:
     """Move an order forward to ``status`` (shipped or delivered) and record the step.
 
-    Status only moves forward: a late or repeated update changes nothing and returns None.
+    Status only moves forward: a late or repeated update changes nothing and returns None, and
+    neither does any update of a cancelled order.
     A "delivered" that arrives before "shipped" moves the order straight to delivered and
     sets both times. Raises Order.DoesNotExist for an unknown order. Runs in its own
     transaction, or in the caller's when there is one (a message consumer records its
@@ -360,8 +379,8 @@ def order_status_advance(
     caller's transaction to be rolled back, as a consumer does on any error.
     """
     target = OrderStatus(status)
-    if target == OrderStatus.PENDING_SHIPMENT:
-        raise ValueError("An order cannot be moved back to pending shipment.")
+    if target not in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        raise ValueError(f"An order is moved to {target} by its own service, not by a delivery update.")
     with transaction.atomic(savepoint=False):
         order = Order.objects.select_for_update().get(id=order_id)
         if _STATUS_RANK[OrderStatus(order.status)] >= _STATUS_RANK[target]:
@@ -384,6 +403,124 @@ def order_status_advance(
         extra={"order_id": order_id, "from": change.from_status, "to": str(target), "source": source},
     )
     return change
+
+
+# --- Cancelling orders ----------------------------------------------------------------------
+
+
+class OrderAlreadyShipped(Exception):
+    """Sales knows the parcel has left: the order shipped or was delivered, or delivery refused
+    an earlier request to cancel it."""
+
+
+class CancellationConflict(Exception):
+    """Delivery's decision contradicts what sales knows (accepted for an order that shipped, or
+    an answer that changed): never applied, kept as a dead letter for staff to look at."""
+
+
+def order_cancel_request(*, order_id: str, requested_by: User, source: str, reason: str = "") -> Order:
+    """Ask delivery to cancel an order: record the request, and in the same transaction the
+    message that asks delivery (sales cannot cancel alone: the parcel may be leaving). The status
+    does not change until delivery answers (``order_cancellation_decide``).
+
+    Harmless to repeat: while a request is open, or once the order is cancelled, nothing changes.
+    Returns the order with its lines and cancellation. Raises OrderAlreadyShipped when sales
+    knows the parcel has left, Order.DoesNotExist for an unknown id. Whether ``requested_by``
+    may cancel the order is the caller's to check.
+    """
+    with transaction.atomic():
+        order = _order_lock_with_cancellation(order_id)
+        cancellation = order_cancellation(order)
+        opened = order.status != OrderStatus.CANCELLED and cancellation is None
+        if order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED) or (
+            cancellation is not None and cancellation.state == CancellationState.REFUSED
+        ):
+            raise OrderAlreadyShipped()
+        if opened:
+            now = timezone.now()
+            order.cancellation = Cancellation.objects.create(
+                order=order, reason=reason, requested_by=requested_by, source=source, requested_at=now
+            )
+            _history_record(order, to_status=order.status, source=source, reason="cancellation requested", at=now)
+            outbox_write(
+                app_label="sales",
+                message=OrderCancellationRequested(order_id=order.id, requested_at=now.isoformat(), reason=reason),
+            )
+            transaction.on_commit(metrics.ORDER_CANCELLATIONS_REQUESTED.labels(source=source).inc)
+    if opened:
+        logger.info("order cancellation requested", extra={"order_id": order.id, "source": source})
+    models.prefetch_related_objects([order], "lines")
+    return order
+
+
+def order_cancellation(order: Order) -> Cancellation | None:
+    """The order's cancellation, or None (from the cache when the order was read with it)."""
+    # A missing reverse one-to-one raises RelatedObjectDoesNotExist, an AttributeError.
+    return getattr(order, "cancellation", None)
+
+
+def order_cancellation_decide(
+    *, order_id: str, accepted: bool, decided_at: datetime, source: str, reason: str = ""
+) -> bool:
+    """Apply delivery's decision on cancelling an order, once; True if it changed anything.
+
+    Accepted: the order becomes cancelled (``cancelled_at`` = ``decided_at``) and every line's
+    quantity goes back on its product's stock. Refused: the cancellation is refused and the
+    order carries on to shipped and delivered. A decision already applied changes nothing, so
+    the stock comes back exactly once however often it arrives. Raises CancellationConflict for
+    a decision that contradicts an earlier one or the order's status, Order.DoesNotExist for an
+    unknown order. Runs in the caller's transaction when there is one (a consumer records its
+    inbox row in it), without a savepoint, like ``order_status_advance``.
+    """
+    wanted = CancellationState.ACCEPTED if accepted else CancellationState.REFUSED
+    with transaction.atomic(savepoint=False):
+        order = _order_lock_with_cancellation(order_id)
+        cancellation = order_cancellation(order)
+        if cancellation is not None and cancellation.state == wanted:
+            return False
+        if cancellation is not None and cancellation.state != CancellationState.REQUESTED:
+            raise CancellationConflict(f"{order_id}: cancellation {cancellation.state}, now {wanted}")
+        if accepted and order.status != OrderStatus.PENDING_SHIPMENT:
+            raise CancellationConflict(f"{order_id}: cancellation accepted for an order {order.status}")
+        if cancellation is None:  # delivery cancelled a shipment sales never asked about
+            cancellation = Cancellation(order=order, source=source, requested_at=decided_at)
+        cancellation.state, cancellation.decided_at = wanted, decided_at
+        cancellation.save()
+        if accepted:
+            _order_cancel(order, at=decided_at, source=source, reason=reason)
+        else:
+            _history_record(
+                order, to_status=order.status, source=source, reason=f"cancellation refused; {reason}", at=decided_at
+            )
+    counter = metrics.ORDERS_CANCELLED if accepted else metrics.ORDER_CANCELLATIONS_REFUSED
+    transaction.on_commit(counter.inc)
+    logger.info("order cancellation decided", extra={"order_id": order_id, "decision": str(wanted)})
+    return True
+
+
+def _order_cancel(order: Order, *, at: datetime, source: str, reason: str) -> None:
+    """Cancel a pending order and put its lines' quantities back on stock: the products in sku
+    order, the order placement's lock order, so that the two never deadlock."""
+    for line in sorted(order.lines.all(), key=lambda line: line.sku):
+        Product.objects.filter(pk=line.product_id).update(
+            stock_quantity=F("stock_quantity") + line.quantity, updated_at=at
+        )
+    _history_record(
+        order, to_status=OrderStatus.CANCELLED, source=source, reason=f"cancellation accepted; {reason}", at=at
+    )
+    order.status, order.cancelled_at = OrderStatus.CANCELLED, at
+    order.save(update_fields=["status", "cancelled_at", "updated_at"])
+
+
+def _order_lock_with_cancellation(order_id: str) -> Order:
+    # Only the order's row is locked: FOR UPDATE cannot lock the missing side of an outer join.
+    return Order.objects.select_for_update(of=("self",)).select_related("cancellation").get(id=order_id)
+
+
+def _history_record(order: Order, *, to_status: str, source: str, reason: str, at: datetime) -> None:
+    OrderStatusChange.objects.create(
+        order=order, from_status=order.status, to_status=to_status, source=source, reason=reason[:200], occurred_at=at
+    )
 
 
 # --- Placing an order with an Idempotency-Key ----------------------------------------------
@@ -471,7 +608,10 @@ def order_place_idempotently(
 def _replay(record: IdempotencyKey) -> OrderPlacement:
     """The answer a completed key remembers: its order as it is now, or its refusal."""
     if record.order_id:
-        return OrderPlacement(order=Order.objects.prefetch_related("lines").get(id=record.order_id), replayed=True)
+        return OrderPlacement(
+            order=Order.objects.select_related("cancellation").prefetch_related("lines").get(id=record.order_id),
+            replayed=True,
+        )
     unavailable = tuple(UnavailableLine(**line) for line in (record.response_body or {})["unavailable"])
     return OrderPlacement(unavailable=unavailable, replayed=True)
 

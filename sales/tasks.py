@@ -14,6 +14,11 @@ def shipment_status_changed(envelope: dict[str, Any]) -> Outcome:
     return handlers.shipment_status_changed(envelope)
 
 
+@shared_task(base=ConsumerTask, name="sales.shipment_cancellation_decided")
+def shipment_cancellation_decided(envelope: dict[str, Any]) -> Outcome:
+    return handlers.shipment_cancellation_decided(envelope)
+
+
 @shared_task(name="sales.purge_idempotency_keys", ignore_result=True)
 def purge_idempotency_keys() -> None:
     idempotency_keys_purge()

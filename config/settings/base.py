@@ -304,6 +304,8 @@ IDEMPOTENCY_KEY_LOCK_TIMEOUT = timedelta(seconds=10)
 MESSAGING_ROUTES = {
     "order.created": "delivery.order_created",
     "shipment.status_changed": "sales.shipment_status_changed",
+    "order.cancellation_requested": "delivery.order_cancellation_requested",
+    "shipment.cancellation_decided": "sales.shipment_cancellation_decided",
 }
 # A sent message not acknowledged within this is sent again; the wait doubles (with jitter)
 # up to the cap, and after MESSAGING_MAX_ATTEMPTS sends the message is abandoned.

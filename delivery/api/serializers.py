@@ -21,7 +21,8 @@ class ShipmentAddressSerializer(serializers.Serializer):
 class ShipmentSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display")
     items = ShipmentItemSerializer(many=True)
-    shipping_address = ShipmentAddressSerializer()
+    # None for a shipment cancelled before its order arrived (delivery.models.Shipment).
+    shipping_address = ShipmentAddressSerializer(allow_null=True)
 
     class Meta:
         model = Shipment
@@ -36,6 +37,7 @@ class ShipmentSerializer(serializers.ModelSerializer):
             "created_at",
             "shipped_at",
             "delivered_at",
+            "cancelled_at",
         ]
         read_only_fields = fields
 

@@ -31,12 +31,24 @@ class NotShippedYet(APIException):
     default_code = "not_shipped"
 
 
+class Cancelled(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This shipment was cancelled; it is neither shipped nor delivered."
+    default_code = "cancelled"
+
+
 @extend_schema_view(
     list=extend_schema(responses={200: ShipmentSerializer(many=True), 400: ErrorSerializer, 403: ErrorSerializer}),
     retrieve=extend_schema(responses={200: ShipmentSerializer, 403: ErrorSerializer, 404: ErrorSerializer}),
     ship=extend_schema(
         request=ShipSerializer,
-        responses={200: ShipmentSerializer, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        responses={
+            200: ShipmentSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
     ),
     deliver=extend_schema(
         request=None,
@@ -57,9 +69,12 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         shipment = self.get_object()
         body = ShipSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        change = services.shipment_mark_shipped(
-            shipment_id=shipment.pk, tracking_number=body.validated_data.get("tracking_number")
-        )
+        try:
+            change = services.shipment_mark_shipped(
+                shipment_id=shipment.pk, tracking_number=body.validated_data.get("tracking_number")
+            )
+        except services.ShipmentCancelled as exc:
+            raise Cancelled() from exc
         return Response(ShipmentSerializer(change.shipment).data)
 
     @action(detail=True, methods=["post"])
@@ -69,4 +84,6 @@ class ShipmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             change = services.shipment_mark_delivered(shipment_id=shipment.pk)
         except services.ShipmentNotShipped as exc:
             raise NotShippedYet() from exc
+        except services.ShipmentCancelled as exc:
+            raise Cancelled() from exc
         return Response(ShipmentSerializer(change.shipment).data)

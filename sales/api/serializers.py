@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from django_countries import countries
 from rest_framework import serializers
 
-from sales.models import Order, OrderLine, Product
-from sales.services import LineRequest, ShippingAddress
+from sales.models import Cancellation, Order, OrderLine, Product
+from sales.services import LineRequest, ShippingAddress, order_cancellation
 
 User = get_user_model()
 
@@ -89,10 +89,17 @@ class OrderLineSerializer(serializers.ModelSerializer):
         fields = ["sku", "name", "quantity", "unit_price", "line_total"]
 
 
+class CancellationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Cancellation
+        fields = ["state", "reason", "requested_at", "decided_at"]
+
+
 class OrderSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display")
     items = OrderLineSerializer(source="lines", many=True)
     shipping_address = ShippingAddressSerializer()
+    cancellation = CancellationSerializer(allow_null=True)
 
     class Meta:
         model = Order
@@ -107,6 +114,8 @@ class OrderSerializer(serializers.ModelSerializer):
             "updated_at",
             "shipped_at",
             "delivered_at",
+            "cancelled_at",
+            "cancellation",
         ]
         read_only_fields = fields
 
@@ -134,7 +143,20 @@ class OrderSerializer(serializers.ModelSerializer):
             "updated_at": _time(order.updated_at),
             "shipped_at": _time(order.shipped_at),
             "delivered_at": _time(order.delivered_at),
+            "cancelled_at": _time(order.cancelled_at),
+            "cancellation": _cancellation(order_cancellation(order)),
         }
+
+
+def _cancellation(cancellation: Cancellation | None) -> dict[str, Any] | None:
+    if cancellation is None:
+        return None
+    return {
+        "state": cancellation.state,
+        "reason": cancellation.reason,
+        "requested_at": _time(cancellation.requested_at),
+        "decided_at": _time(cancellation.decided_at),
+    }
 
 
 def _money(value: Decimal) -> str:
@@ -146,6 +168,10 @@ def _time(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class OrderCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class UnavailableLineSerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +21,7 @@ from core.api import ErrorSerializer
 from core.ids import PUBLIC_ID_PATTERN
 from sales import selectors, services
 from sales.api.serializers import (
+    OrderCancelSerializer,
     OrderCreateSerializer,
     OrderSerializer,
     OrderUnavailableSerializer,
@@ -102,6 +104,12 @@ class IdempotencyKeyReused(APIException):
     default_code = "idempotency_key_reused"
 
 
+class OrderShipped(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This order has already shipped; it can no longer be cancelled."
+    default_code = "order_shipped"
+
+
 _IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
 
@@ -128,6 +136,13 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
             422: ErrorSerializer,
         },
     ),
+    cancel=extend_schema(
+        request=OrderCancelSerializer,
+        description="Ask to cancel the order. Delivery decides (`cancellation.state` goes from requested to "
+        "accepted or refused); an accepted cancellation sets the order's status to cancelled and puts its "
+        "stock back. Asking again while a request is open, or for a cancelled order, changes nothing.",
+        responses={202: OrderSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+    ),
 )
 class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = OrderSerializer
@@ -149,6 +164,21 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         if order is None:
             raise Http404
         return Response(OrderSerializer(order).data)
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        user = authenticated_user(request)
+        if selectors.order_get_for_user(user=user, order_id=pk) is None:
+            raise Http404
+        body = OrderCancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            order = services.order_cancel_request(
+                order_id=pk, requested_by=user, source="api", reason=body.validated_data["reason"]
+            )
+        except services.OrderAlreadyShipped as exc:
+            raise OrderShipped() from exc
+        return Response(OrderSerializer(order).data, status=status.HTTP_202_ACCEPTED)
 
     def create(self, request: Request) -> Response:
         serializer = OrderCreateSerializer(data=request.data)

@@ -60,6 +60,7 @@ def test_shipment_representation(clerk_client):
         "created_at": body["created_at"],
         "shipped_at": None,
         "delivered_at": None,
+        "cancelled_at": None,
     }
     assert ISO_UTC.match(body["created_at"])
 

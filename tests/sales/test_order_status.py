@@ -64,11 +64,25 @@ def test_a_late_shipped_after_delivered_changes_nothing():
     assert (order.status, order.shipped_at, order.delivered_at) == ("delivered", T2, T2)
 
 
-def test_an_order_cannot_go_back_to_pending():
+@pytest.mark.parametrize("status", ["pending_shipment", "cancelled"])
+def test_a_delivery_update_cannot_move_an_order_back_to_pending_or_cancel_it(status):
     order = OrderFactory(status="shipped", shipped_at=T1)
 
-    with pytest.raises(ValueError, match="cannot be moved back"):
-        order_status_advance(order_id=order.id, status="pending_shipment", occurred_at=T2, source="admin")
+    with pytest.raises(ValueError, match=f"An order is moved to {status} by its own service"):
+        order_status_advance(order_id=order.id, status=status, occurred_at=T2, source="admin")
+
+    order.refresh_from_db()
+    assert order.status == "shipped"
+
+
+@pytest.mark.parametrize("status", ["shipped", "delivered"])
+def test_a_cancelled_order_stays_cancelled(status):
+    order = OrderFactory(status="cancelled", cancelled_at=T1)
+
+    assert order_status_advance(order_id=order.id, status=status, occurred_at=T2, source="delivery") is None
+
+    order.refresh_from_db()
+    assert (order.status, order.shipped_at, order.delivered_at, order.cancelled_at) == ("cancelled", None, None, T1)
 
 
 def test_an_unknown_status_is_refused():

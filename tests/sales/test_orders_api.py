@@ -49,6 +49,8 @@ def test_place_order(customer_client, customer, mug, tee):
         "updated_at": body["updated_at"],
         "shipped_at": None,
         "delivered_at": None,
+        "cancelled_at": None,
+        "cancellation": None,
     }
     assert ISO_UTC.match(body["created_at"])
     assert ISO_UTC.match(body["updated_at"])
