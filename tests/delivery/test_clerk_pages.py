@@ -2,6 +2,7 @@ import re
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from delivery.models import OutboxMessage, Shipment
 from tests.factories import PASSWORD, ShipmentFactory
@@ -163,6 +164,40 @@ def test_deliver_before_ship_is_refused_with_a_message(clerk_browser):
 
     assert flash(response) == ["Order ORD-EARLY has not been shipped yet: mark it shipped first."]
     assert Shipment.objects.get().status == "pending"
+
+
+@pytest.mark.parametrize("action", ["ship", "deliver"])
+def test_a_cancelled_shipment_is_refused_with_a_message(clerk_browser, action):
+    shipment = ShipmentFactory(order_id="ORD-GONE", status="cancelled", cancelled_at=timezone.now())
+
+    response = clerk_browser.post(f"/delivery/shipments/{shipment.id}/{action}/", follow=True)
+
+    assert flash(response) == ["Order ORD-GONE was cancelled: do not send it."]
+    assert (Shipment.objects.get().status, OutboxMessage.objects.exists()) == ("cancelled", False)
+
+
+def test_a_cancelled_shipment_shows_cancelled_and_no_action(clerk_browser):
+    ShipmentFactory(order_id="ORD-PENDING")
+    cancelled = ShipmentFactory(order_id="ORD-GONE", status="cancelled", cancelled_at=timezone.now())
+
+    listing = clerk_browser.get("/delivery/").content.decode()
+    detail = clerk_browser.get(f"/delivery/shipments/{cancelled.id}/").content.decode()
+
+    assert listing.count(">Mark shipped</button>") == 1
+    assert f"/delivery/shipments/{cancelled.id}/ship/" not in listing
+    assert '<span class="badge badge-cancelled">Cancelled</span>' in listing
+    assert ("Mark shipped" in detail, "Mark delivered" in detail) == (False, False)
+    assert '<span class="badge badge-cancelled">Cancelled</span>' in detail
+
+
+def test_a_shipment_cancelled_before_its_order_arrived_says_so(clerk_browser):
+    shipment = ShipmentFactory(status="cancelled", cancelled_at=timezone.now(), items=[], shipping_address=None,
+                               order_created_at=None)  # fmt: skip
+
+    response = clerk_browser.get(f"/delivery/shipments/{shipment.id}/")
+
+    assert response.status_code == 200
+    assert "The order was cancelled before it reached delivery." in response.content.decode()
 
 
 def test_a_bad_tracking_number_is_refused_with_a_message(clerk_browser):

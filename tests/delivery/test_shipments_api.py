@@ -9,6 +9,8 @@ from delivery.models import OutboxMessage, Shipment
 from tests.clients import bearer_client
 from tests.factories import ShipmentFactory
 
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
 pytestmark = pytest.mark.django_db
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -23,7 +25,8 @@ def test_clerk_group_is_made_by_a_migration_with_its_permissions():
     ]
 
 
-def test_list_shows_pending_first(clerk_client):
+def test_list_shows_pending_first_and_cancelled_last(clerk_client):
+    cancelled = ShipmentFactory(status="cancelled")
     delivered = ShipmentFactory(status="delivered")
     pending = ShipmentFactory()
     shipped = ShipmentFactory(status="shipped")
@@ -31,8 +34,8 @@ def test_list_shows_pending_first(clerk_client):
     response = clerk_client.get("/api/delivery/shipments/")
 
     assert response.status_code == 200
-    assert response.json()["count"] == 3
-    assert [s["id"] for s in response.json()["results"]] == [pending.id, shipped.id, delivered.id]
+    assert response.json()["count"] == 4
+    assert [s["id"] for s in response.json()["results"]] == [pending.id, shipped.id, delivered.id, cancelled.id]
 
 
 def test_shipment_representation(clerk_client):
@@ -157,6 +160,34 @@ def test_deliver_before_ship_is_409(clerk_client):
     assert response.status_code == 409
     assert response.json() == {"detail": "This shipment has not been shipped yet; mark it shipped first."}
     assert OutboxMessage.objects.exists() is False
+
+
+@pytest.mark.parametrize("action", ["ship", "deliver"])
+def test_a_cancelled_shipment_is_409(clerk_client, action):
+    shipment = ShipmentFactory(status="cancelled", cancelled_at=T0)
+
+    response = clerk_client.post(f"/api/delivery/shipments/{shipment.id}/{action}/")
+
+    shipment.refresh_from_db()
+    assert response.status_code == 409
+    assert response.json() == {"detail": "This shipment was cancelled; it is neither shipped nor delivered."}
+    assert (shipment.status, OutboxMessage.objects.exists()) == ("cancelled", False)
+
+
+def test_a_shipment_cancelled_before_its_order_arrived_has_no_address_yet(clerk_client):
+    shipment = ShipmentFactory(
+        status="cancelled", cancelled_at=T0, items=[], shipping_address=None, order_created_at=None
+    )
+
+    body = clerk_client.get(f"/api/delivery/shipments/{shipment.id}/").json()
+
+    assert (body["status"], body["status_display"], body["items"], body["shipping_address"]) == (
+        "cancelled",
+        "Cancelled",
+        [],
+        None,
+    )
+    assert body["cancelled_at"] == "2026-11-01T08:00:00Z"
 
 
 def test_unknown_shipment_is_404(clerk_client):
