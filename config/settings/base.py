@@ -273,6 +273,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "sales.models.OrderStatus",
         "ShipmentStatusEnum": "delivery.models.ShipmentStatus",
+        "CancellationStateEnum": "sales.models.CancellationState",
     },
 }
 

@@ -93,6 +93,7 @@ class CancellationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Cancellation
         fields = ["state", "reason", "requested_at", "decided_at"]
+        read_only_fields = fields
 
 
 class OrderSerializer(serializers.ModelSerializer):
