@@ -1,12 +1,27 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 
+from accounts.api.auth import authenticated_user
 from messaging.admin import DeadLetterAdmin, OutboxMessageAdmin
 from sales import services
-from sales.models import DeadLetter, IdempotencyKey, Order, OrderLine, OrderStatusChange, OutboxMessage, Product
+from sales.models import (
+    Cancellation,
+    DeadLetter,
+    IdempotencyKey,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderStatusChange,
+    OutboxMessage,
+    Product,
+)
 
 
 @admin.register(Product)
@@ -74,16 +89,52 @@ class OrderStatusChangeInline(ReadOnlyInline):
     verbose_name_plural = "history"
 
 
+class CancellationInline(ReadOnlyInline):
+    """The request to cancel the order, if any, and delivery's decision on it."""
+
+    model = Cancellation
+    fields = ["state", "reason", "requested_by", "source", "requested_at", "decided_at"]
+    verbose_name_plural = "cancellation"
+
+
+class CancellationStateFilter(admin.ChoicesFieldListFilter):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = "cancellation"  # not the bare "state", next to the order's own status
+
+
+class OrderCancelForm(forms.Form):
+    reason = forms.CharField(label="Reason (optional)", max_length=200, required=False)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    """Orders change only through the order flow (placement, delivery updates): staff read."""
+    """Orders change only through the order flow (placement, delivery updates, cancellation):
+    staff read, and may ask to cancel (``services.order_cancel_request``), from the list's
+    action or the order's page, with the ``sales.cancel_order`` permission."""
 
-    list_display = ["id", "customer", "status", "total", "shipping_country", "created_at", "shipped_at", "delivered_at"]
-    list_filter = ["status", "created_at", "shipping_country"]
+    list_display = [
+        "id",
+        "customer",
+        "status",
+        "total",
+        "shipping_country",
+        "created_at",
+        "shipped_at",
+        "delivered_at",
+        "cancelled_at",
+    ]
+    list_filter = ["status", ("cancellation__state", CancellationStateFilter), "created_at", "shipping_country"]
     search_fields = ["id", "customer__username", "customer__email"]
     date_hierarchy = "created_at"
     list_select_related = ["customer"]
-    inlines = [OrderLineInline, OrderStatusChangeInline]
+    inlines = [OrderLineInline, CancellationInline, OrderStatusChangeInline]
+    actions = ["cancel_orders"]
+    change_form_template = "admin/sales/order/change_form.html"
     fieldsets = [
         (None, {"fields": ["id", "customer", "status", "total"]}),
         (
@@ -99,11 +150,108 @@ class OrderAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Times", {"fields": ["created_at", "updated_at", "shipped_at", "delivered_at"]}),
+        ("Times", {"fields": ["created_at", "updated_at", "shipped_at", "delivered_at", "cancelled_at"]}),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
-        return super().get_queryset(request).select_related("customer")
+        return super().get_queryset(request).select_related("customer", "cancellation")
+
+    def get_urls(self) -> list[URLPattern]:
+        # Before the default URLs: their catch-all "<path:object_id>/" would take this one.
+        cancel = path(
+            "<path:object_id>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_cancel",
+        )
+        return [cancel, *super().get_urls()]
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("sales.cancel_order")
+
+    @admin.action(description="Cancel selected orders", permissions=["cancel"])
+    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        asked, already_cancelled, shipped = 0, [], []
+        for order_id in queryset.values_list("pk", flat=True):
+            try:
+                order = self._cancel_request(request, order_id=order_id)
+            except services.OrderAlreadyShipped:
+                shipped.append(order_id)
+                continue
+            if order.status == OrderStatus.CANCELLED:
+                already_cancelled.append(order_id)
+            else:
+                asked += 1
+        if asked:
+            self.message_user(
+                request, f"{_plural(asked, 'order')} asked to be cancelled; delivery decides.", messages.SUCCESS
+            )
+        if already_cancelled:
+            self.message_user(request, f"Already cancelled: {', '.join(already_cancelled)}.", messages.INFO)
+        if shipped:
+            self.message_user(
+                request,
+                f"{_plural(len(shipped), 'order')} not cancelled, already shipped or delivered: {', '.join(shipped)}.",
+                messages.WARNING,
+            )
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The order page's cancel button: POST only, with the ``sales.cancel_order`` permission."""
+        if not self.has_cancel_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        order = self.get_object(request, unquote(object_id))
+        if order is None:
+            raise Http404
+        back = HttpResponseRedirect(
+            reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
+        )
+        form = OrderCancelForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, f"Order {order.pk} not cancelled: {form.errors['reason'][0]}", messages.ERROR)
+            return back
+        try:
+            order = self._cancel_request(request, order_id=order.pk, reason=form.cleaned_data["reason"])
+        except services.OrderAlreadyShipped:
+            self.message_user(
+                request, f"Order {order.pk} has already shipped; it can no longer be cancelled.", messages.ERROR
+            )
+            return back
+        if order.status == OrderStatus.CANCELLED:
+            self.message_user(request, f"Order {order.pk} is already cancelled.", messages.INFO)
+        else:
+            self.message_user(request, f"Order {order.pk}: cancellation requested; delivery decides.", messages.SUCCESS)
+        return back
+
+    def _cancel_request(self, request: HttpRequest, *, order_id: str, reason: str = "") -> Order:
+        """Ask to cancel the order as the staff member making the request, and note it in the
+        admin's own history of the order, unless it was cancelled already (nothing to ask)."""
+        order = services.order_cancel_request(
+            order_id=order_id, requested_by=authenticated_user(request), source="admin", reason=reason
+        )
+        if order.status != OrderStatus.CANCELLED:
+            self.log_change(request, order, "Cancellation requested")
+        return order
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Order | None = None,
+    ) -> HttpResponse:
+        # The button is offered while asking can still do something: a pending order nobody
+        # has asked to cancel yet (the service itself refuses or ignores the rest).
+        cancellable = (
+            obj is not None
+            and obj.status == OrderStatus.PENDING_SHIPMENT
+            and services.order_cancellation(obj) is None
+            and self.has_cancel_permission(request)
+        )
+        context["cancel_form"] = OrderCancelForm() if cancellable else None
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

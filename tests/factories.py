@@ -21,8 +21,17 @@ from delivery.models import Shipment
 from delivery.permissions import CLERK_PERMISSIONS, CLERKS_GROUP
 from messaging.envelope import Contract, Envelope
 from sales.contracts import OrderCreated, OrderCreatedAddress, OrderCreatedItem
+from sales.models import (
+    Cancellation,
+    CancellationState,
+    IdempotencyKey,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderStatusChange,
+    Product,
+)
 from sales.models import DeadLetter as SalesDeadLetter
-from sales.models import IdempotencyKey, Order, OrderLine, OrderStatus, OrderStatusChange, Product
 from sales.models import InboxMessage as SalesInboxMessage
 from sales.models import OutboxMessage as SalesOutboxMessage
 
@@ -156,6 +165,20 @@ class OrderStatusChangeFactory(ModelFactory):
     to_status = OrderStatus.PENDING_SHIPMENT
     source = "api"
     occurred_at = factory.LazyFunction(timezone.now)
+
+
+class CancellationFactory(ModelFactory):
+    """A request to cancel a pending order, which delivery has not answered yet; pass ``state``
+    and ``decided_at`` (and the order's status) for one it has."""
+
+    class Meta:
+        model = Cancellation
+
+    order = factory.SubFactory(OrderFactory)
+    state = CancellationState.REQUESTED
+    requested_by = factory.SelfAttribute("order.customer")
+    source = "api"
+    requested_at = factory.LazyFunction(timezone.now)
 
 
 class IdempotencyKeyFactory(ModelFactory):

@@ -81,3 +81,43 @@ def test_a_customer_is_refused(stack, browser):
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     response = page.goto(f"{stack.base_url}/delivery/")
     assert response.status == 403
+
+
+def test_a_cancelled_shipment_is_shown_without_buttons(stack, browser, artifacts):
+    # Given an order the customer cancelled before it left (delivery accepted, sales applied it),
+    # and another order still to send
+    ProductFactory(sku="MUG-1", name="Enamel mug", stock_quantity=50)
+    customer = CustomerFactory()
+    clerk = ClerkFactory()
+    token = str(RefreshToken.for_user(customer).access_token)
+    body = {"items": [{"sku": "MUG-1", "quantity": 2}], "shipping_address": ADDRESS}
+    code, order = stack.request("POST", "/api/orders/", body, token)
+    assert code == 201
+    wait_until(lambda: Shipment.objects.filter(order_id=order["id"]).exists(), timeout=15, what="shipment made")
+    code, _ = stack.request("POST", f"/api/orders/{order['id']}/cancel/", {"reason": "Ordered twice"}, token)
+    assert code == 202
+    wait_until(lambda: order_status(stack, order["id"], token) == "cancelled", timeout=15, what="order cancelled")
+    pending = ShipmentFactory(order_id="ORD-Q4RS6TV8WX0Y2Z3A")
+
+    # When a clerk looks at the list
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    log_in(page, stack, clerk.username)
+    expect(page.get_by_role("heading", name="Shipments")).to_be_visible()
+    page.screenshot(path=artifacts / "clerk-list-cancelled.png", full_page=True)
+
+    # Then the cancelled shipment says so and offers nothing to do; the pending one can be shipped
+    cancelled_row = page.get_by_role("row").filter(has_text=order["id"])
+    expect(cancelled_row.locator("td[data-label='Status']")).to_have_text("Cancelled")
+    expect(cancelled_row.locator("td[data-label='Action']")).to_contain_text("do not send")
+    expect(cancelled_row.get_by_role("button")).to_have_count(0)
+    pending_row = page.get_by_role("row").filter(has_text=pending.order_id)
+    expect(pending_row.locator("td[data-label='Status']")).to_have_text("Pending")
+    expect(pending_row.get_by_role("button", name="Mark shipped")).to_be_visible()
+
+    # And the cancelled shipment's own page has no buttons either
+    cancelled_row.get_by_role("link", name=order["id"]).click()
+    expect(page.get_by_role("heading", name=f"Order {order['id']}")).to_be_visible()
+    main = page.get_by_role("main")
+    expect(main.locator(".heading .badge")).to_have_text("Cancelled")
+    expect(main.get_by_role("button")).to_have_count(0)
+    page.screenshot(path=artifacts / "clerk-detail-cancelled.png", full_page=True)

@@ -1,14 +1,20 @@
-import pytest
+from datetime import UTC, datetime
 
-from sales.models import Product
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
+
+from sales.models import Cancellation, OutboxMessage, Product
 from tests.clients import session_client
 from tests.factories import (
+    CancellationFactory,
     CustomerFactory,
     IdempotencyKeyFactory,
     OrderFactory,
     OrderLineFactory,
     OrderStatusChangeFactory,
     ProductFactory,
+    StaffFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +25,27 @@ def order():
     line = OrderLineFactory(order__customer=CustomerFactory(username="grace", email="grace@navy.mil"))
     OrderStatusChangeFactory(order=line.order)
     return line.order
+
+
+def staff_with(*codenames: str):
+    """A staff member (not a superuser) holding only these permissions of the sales app."""
+    user = StaffFactory(is_superuser=False)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="sales", codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def reader(db):
+    """Staff who may read orders and their cancellations, but not cancel them."""
+    return session_client(staff_with("view_order", "view_orderline", "view_cancellation", "view_orderstatuschange"))
+
+
+@pytest.fixture
+def canceller(db):
+    """Staff who may read orders and cancel them, without being superusers."""
+    return session_client(
+        staff_with("view_order", "view_orderline", "view_cancellation", "view_orderstatuschange", "cancel_order")
+    )
 
 
 @pytest.mark.parametrize(
@@ -33,6 +60,8 @@ def order():
         "/admin/sales/order/?status__exact=pending_shipment",
         "/admin/sales/order/?created_at__year=2026",
         "/admin/sales/order/?shipping_country=DE",
+        "/admin/sales/order/?status__exact=cancelled",
+        "/admin/sales/order/?cancellation__state__exact=refused",
         "/admin/sales/idempotencykey/",
         "/admin/sales/idempotencykey/?state__exact=completed",
     ],
@@ -220,3 +249,257 @@ def test_idempotency_key_page_renders(staff_browser):
     response = staff_browser.get(f"/admin/sales/idempotencykey/{record.pk}/change/")
 
     assert response.status_code == 200
+
+
+# --- cancelling orders ----------------------------------------------------------------------
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.wsgi_request._messages]
+
+
+def cancel_action(client, *orders):
+    return client.post(
+        "/admin/sales/order/", {"action": "cancel_orders", "_selected_action": [order.pk for order in orders]}
+    )
+
+
+def test_the_action_asks_delivery_to_cancel_and_refuses_a_shipped_order(canceller, order):
+    shipped = OrderFactory(status="shipped")
+
+    response = cancel_action(canceller, order, shipped)
+
+    cancellation = Cancellation.objects.get()
+    message = OutboxMessage.objects.get()
+    order.refresh_from_db()
+    shipped.refresh_from_db()
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/sales/order/"
+    assert messages_of(response) == [
+        "1 order asked to be cancelled; delivery decides.",
+        f"1 order not cancelled, already shipped or delivered: {shipped.pk}.",
+    ]
+    assert (cancellation.order, cancellation.state, cancellation.source, cancellation.reason) == (
+        order,
+        "requested",
+        "admin",
+        "",
+    )
+    assert cancellation.requested_by == response.wsgi_request.user
+    assert (message.type, message.envelope["payload"]["order_id"]) == ("order.cancellation_requested", order.pk)
+    assert (order.status, order.cancelled_at) == ("pending_shipment", None)
+    assert (shipped.status, shipped.cancelled_at) == ("shipped", None)
+
+
+def test_the_action_is_logged_in_the_orders_history(canceller, order):
+    response = cancel_action(canceller, order)
+
+    entry = LogEntry.objects.get()
+    assert (entry.object_id, entry.user, entry.get_change_message()) == (
+        order.pk,
+        response.wsgi_request.user,
+        "Cancellation requested",
+    )
+    assert "Cancellation requested" in canceller.get(f"/admin/sales/order/{order.pk}/history/").content.decode()
+
+
+def test_the_action_reports_orders_already_cancelled_and_leaves_them_be(canceller):
+    cancelled = CancellationFactory(order__status="cancelled", state="accepted").order
+
+    response = cancel_action(canceller, cancelled)
+
+    assert messages_of(response) == [f"Already cancelled: {cancelled.pk}."]
+    assert Cancellation.objects.get().state == "accepted"
+    assert list(OutboxMessage.objects.all()) == []
+    assert list(LogEntry.objects.all()) == []
+
+
+def test_the_action_is_offered_to_staff_with_the_permission(canceller, order):
+    response = canceller.get("/admin/sales/order/")
+
+    assert response.context["action_form"].fields["action"].choices == [
+        ("", "---------"),
+        ("cancel_orders", "Cancel selected orders"),
+    ]
+
+
+def test_staff_without_the_permission_have_no_action(reader, order):
+    page = reader.get("/admin/sales/order/")
+    response = cancel_action(reader, order)
+
+    assert page.status_code == 200
+    assert page.context["action_form"] is None
+    assert response.status_code == 200  # the list again: there is no action to take
+    assert list(Cancellation.objects.all()) == []
+
+
+def test_staff_cancel_from_the_order_page(canceller, order):
+    response = canceller.post(f"/admin/sales/order/{order.pk}/cancel/", {"reason": "Customer phoned: wrong size"})
+
+    cancellation = Cancellation.objects.get()
+    entry = LogEntry.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/sales/order/{order.pk}/change/"
+    assert messages_of(response) == [f"Order {order.pk}: cancellation requested; delivery decides."]
+    assert (cancellation.order, cancellation.state, cancellation.source, cancellation.reason) == (
+        order,
+        "requested",
+        "admin",
+        "Customer phoned: wrong size",
+    )
+    assert cancellation.requested_by == response.wsgi_request.user
+    assert OutboxMessage.objects.get().type == "order.cancellation_requested"
+    assert (entry.object_id, entry.get_change_message()) == (order.pk, "Cancellation requested")
+
+
+def test_the_order_page_refuses_to_cancel_a_shipped_order(canceller):
+    shipped = OrderFactory(status="shipped")
+
+    response = canceller.post(f"/admin/sales/order/{shipped.pk}/cancel/", {"reason": ""})
+
+    assert response.status_code == 302
+    assert messages_of(response) == [f"Order {shipped.pk} has already shipped; it can no longer be cancelled."]
+    assert list(Cancellation.objects.all()) == []
+    assert list(LogEntry.objects.all()) == []
+
+
+def test_the_order_page_leaves_a_cancelled_order_be(canceller):
+    cancelled = CancellationFactory(order__status="cancelled", state="accepted").order
+
+    response = canceller.post(f"/admin/sales/order/{cancelled.pk}/cancel/", {"reason": "again"})
+
+    assert response.status_code == 302
+    assert messages_of(response) == [f"Order {cancelled.pk} is already cancelled."]
+    assert Cancellation.objects.get().reason == ""
+    assert list(LogEntry.objects.all()) == []
+
+
+def test_a_reason_longer_than_200_characters_is_refused(canceller, order):
+    response = canceller.post(f"/admin/sales/order/{order.pk}/cancel/", {"reason": "x" * 201})
+
+    assert response.status_code == 302
+    assert messages_of(response) == [
+        f"Order {order.pk} not cancelled: Ensure this value has at most 200 characters (it has 201)."
+    ]
+    assert list(Cancellation.objects.all()) == []
+
+
+def test_the_cancel_url_refuses_get(canceller, order):
+    response = canceller.get(f"/admin/sales/order/{order.pk}/cancel/")
+
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert list(Cancellation.objects.all()) == []
+
+
+def test_the_cancel_url_is_403_without_the_permission(reader, order):
+    response = reader.post(f"/admin/sales/order/{order.pk}/cancel/", {"reason": ""})
+
+    assert response.status_code == 403
+    assert list(Cancellation.objects.all()) == []
+
+
+def test_the_cancel_url_is_404_for_an_unknown_order(canceller):
+    response = canceller.post("/admin/sales/order/ORD-0000000000000000/cancel/", {"reason": ""})
+
+    assert response.status_code == 404
+
+
+def test_the_cancel_url_sends_anonymous_visitors_to_the_login(order):
+    client = session_client(CustomerFactory())
+
+    response = client.post(f"/admin/sales/order/{order.pk}/cancel/", {"reason": ""})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert list(Cancellation.objects.all()) == []
+
+
+CANCEL_FORM = 'id="order_cancel_form"'
+
+
+def test_the_order_page_offers_the_button_for_a_pending_order(canceller, order):
+    content = canceller.get(f"/admin/sales/order/{order.pk}/change/").content.decode()
+
+    assert CANCEL_FORM in content
+    assert f'action="/admin/sales/order/{order.pk}/cancel/"' in content
+    assert 'name="csrfmiddlewaretoken"' in content
+    assert '<input type="text" name="reason" maxlength="200" id="id_reason">' in content
+
+
+@pytest.mark.parametrize(
+    "make_order",
+    [
+        lambda: CancellationFactory(state="requested").order,
+        # The parcel has left; the shipped update is on its way.
+        lambda: CancellationFactory(state="refused").order,
+        lambda: OrderFactory(status="shipped"),
+        lambda: OrderFactory(status="delivered"),
+        lambda: CancellationFactory(order__status="cancelled", state="accepted").order,
+    ],
+    ids=["asked already", "refused", "shipped", "delivered", "cancelled"],
+)
+def test_the_order_page_offers_no_button_when_there_is_nothing_to_ask(canceller, make_order):
+    order = make_order()
+
+    response = canceller.get(f"/admin/sales/order/{order.pk}/change/")
+
+    assert response.status_code == 200
+    assert CANCEL_FORM not in response.content.decode()
+
+
+def test_the_order_page_offers_no_button_without_the_permission(reader, order):
+    response = reader.get(f"/admin/sales/order/{order.pk}/change/")
+
+    assert response.status_code == 200
+    assert CANCEL_FORM not in response.content.decode()
+
+
+def test_the_order_page_shows_the_cancellation_and_its_decision(staff_browser, order):
+    decided_at = datetime(2026, 11, 28, 14, 5, tzinfo=UTC)
+    order.status, order.cancelled_at = "cancelled", decided_at
+    order.save()
+    CancellationFactory(
+        order=order,
+        state="accepted",
+        reason="Ordered twice",
+        source="admin",
+        requested_at=datetime(2026, 11, 28, 13, 0, tzinfo=UTC),
+        decided_at=decided_at,
+    )
+
+    response = staff_browser.get(f"/admin/sales/order/{order.pk}/change/")
+
+    inline = next(
+        formset for formset in response.context["inline_admin_formsets"] if formset.opts.model is Cancellation
+    )
+    [form] = list(inline)
+    shown = {field.field["name"]: str(field.contents()) for fieldset in form for line in fieldset for field in line}
+    assert response.status_code == 200
+    assert shown == {
+        "state": "Accepted",
+        "reason": "Ordered twice",
+        "requested_by": f'<a href="/admin/accounts/user/{order.customer.pk}/change/">grace</a>',
+        "source": "admin",
+        "requested_at": "Nov. 28, 2026, 1 p.m.",
+        "decided_at": "Nov. 28, 2026, 2:05 p.m.",
+    }
+    assert CANCEL_FORM not in response.content.decode()
+
+
+def test_orders_filter_by_cancelled_status(staff_browser, order):
+    cancelled = OrderFactory(status="cancelled")
+
+    response = staff_browser.get("/admin/sales/order/", {"status__exact": "cancelled"})
+
+    assert list(response.context["cl"].result_list) == [cancelled]
+
+
+def test_orders_filter_by_cancellation_state(staff_browser, order):
+    asked = CancellationFactory(state="requested").order
+    CancellationFactory(state="refused", order__status="shipped")
+
+    response = staff_browser.get("/admin/sales/order/", {"cancellation__state__exact": "requested"})
+
+    assert list(response.context["cl"].result_list) == [asked]
+    assert "By cancellation" in response.content.decode()
