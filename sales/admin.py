@@ -170,20 +170,26 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected orders", permissions=["cancel"])
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        asked, already_cancelled, shipped = 0, [], []
+        asked, already_asked, already_cancelled, shipped = 0, [], [], []
         for order_id in queryset.values_list("pk", flat=True):
             try:
-                order = self._cancel_request(request, order_id=order_id)
+                request_made = self._cancel_request(request, order_id=order_id)
             except services.OrderAlreadyShipped:
                 shipped.append(order_id)
                 continue
-            if order.status == OrderStatus.CANCELLED:
+            if request_made.opened:
+                asked += 1
+            elif request_made.order.status == OrderStatus.CANCELLED:
                 already_cancelled.append(order_id)
             else:
-                asked += 1
+                already_asked.append(order_id)
         if asked:
             self.message_user(
                 request, f"{_plural(asked, 'order')} asked to be cancelled; delivery decides.", messages.SUCCESS
+            )
+        if already_asked:
+            self.message_user(
+                request, f"Already asked to be cancelled, delivery decides: {', '.join(already_asked)}.", messages.INFO
             )
         if already_cancelled:
             self.message_user(request, f"Already cancelled: {', '.join(already_cancelled)}.", messages.INFO)
@@ -211,27 +217,31 @@ class OrderAdmin(admin.ModelAdmin):
             self.message_user(request, f"Order {order.pk} not cancelled: {form.errors['reason'][0]}", messages.ERROR)
             return back
         try:
-            order = self._cancel_request(request, order_id=order.pk, reason=form.cleaned_data["reason"])
+            request_made = self._cancel_request(request, order_id=order.pk, reason=form.cleaned_data["reason"])
         except services.OrderAlreadyShipped:
             self.message_user(
                 request, f"Order {order.pk} has already shipped; it can no longer be cancelled.", messages.ERROR
             )
             return back
-        if order.status == OrderStatus.CANCELLED:
+        if request_made.opened:
+            self.message_user(request, f"Order {order.pk}: cancellation requested; delivery decides.", messages.SUCCESS)
+        elif request_made.order.status == OrderStatus.CANCELLED:
             self.message_user(request, f"Order {order.pk} is already cancelled.", messages.INFO)
         else:
-            self.message_user(request, f"Order {order.pk}: cancellation requested; delivery decides.", messages.SUCCESS)
+            self.message_user(
+                request, f"Order {order.pk}: a cancellation was already requested; delivery decides.", messages.INFO
+            )
         return back
 
-    def _cancel_request(self, request: HttpRequest, *, order_id: str, reason: str = "") -> Order:
+    def _cancel_request(self, request: HttpRequest, *, order_id: str, reason: str = "") -> services.CancelRequest:
         """Ask to cancel the order as the staff member making the request, and note it in the
-        admin's own history of the order, unless it was cancelled already (nothing to ask)."""
-        order = services.order_cancel_request(
+        admin's own history of the order when that asked delivery (not for a repeat)."""
+        request_made = services.order_cancel_request(
             order_id=order_id, requested_by=authenticated_user(request), source="admin", reason=reason
         )
-        if order.status != OrderStatus.CANCELLED:
-            self.log_change(request, order, "Cancellation requested")
-        return order
+        if request_made.opened:
+            self.log_change(request, request_made.order, "Cancellation requested")
+        return request_made
 
     def render_change_form(
         self,

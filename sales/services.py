@@ -418,13 +418,19 @@ class CancellationConflict(Exception):
     an answer that changed): never applied, kept as a dead letter for staff to look at."""
 
 
-def order_cancel_request(*, order_id: str, requested_by: User, source: str, reason: str = "") -> Order:
+@dataclass(frozen=True)
+class CancelRequest:
+    order: Order  # with its lines and cancellation
+    opened: bool  # this call asked delivery; False: a request was open already, or the order is cancelled
+
+
+def order_cancel_request(*, order_id: str, requested_by: User, source: str, reason: str = "") -> CancelRequest:
     """Ask delivery to cancel an order: record the request, and in the same transaction the
     message that asks delivery (sales cannot cancel alone: the parcel may be leaving). The status
     does not change until delivery answers (``order_cancellation_decide``).
 
-    Harmless to repeat: while a request is open, or once the order is cancelled, nothing changes.
-    Returns the order with its lines and cancellation. Raises OrderAlreadyShipped when sales
+    Harmless to repeat: while a request is open, or once the order is cancelled, nothing changes
+    (``opened`` is False). Raises OrderAlreadyShipped when sales
     knows the parcel has left, Order.DoesNotExist for an unknown id. Whether ``requested_by``
     may cancel the order is the caller's to check.
     """
@@ -450,7 +456,7 @@ def order_cancel_request(*, order_id: str, requested_by: User, source: str, reas
     if opened:
         logger.info("order cancellation requested", extra={"order_id": order.id, "source": source})
     models.prefetch_related_objects([order], "lines")
-    return order
+    return CancelRequest(order=order, opened=opened)
 
 
 def order_cancellation(order: Order) -> Cancellation | None:

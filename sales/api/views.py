@@ -173,12 +173,12 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         body = OrderCancelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            order = services.order_cancel_request(
+            asked = services.order_cancel_request(
                 order_id=pk, requested_by=user, source="api", reason=body.validated_data["reason"]
             )
         except services.OrderAlreadyShipped as exc:
             raise OrderShipped() from exc
-        return Response(OrderSerializer(order).data, status=status.HTTP_202_ACCEPTED)
+        return Response(OrderSerializer(asked.order).data, status=status.HTTP_202_ACCEPTED)
 
     def create(self, request: Request) -> Response:
         serializer = OrderCreateSerializer(data=request.data)

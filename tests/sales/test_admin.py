@@ -314,6 +314,17 @@ def test_the_action_reports_orders_already_cancelled_and_leaves_them_be(cancelle
     assert list(LogEntry.objects.all()) == []
 
 
+def test_the_action_reports_orders_already_asked_and_asks_nothing_again(canceller):
+    open_request = CancellationFactory(reason="by the customer")
+
+    response = cancel_action(canceller, open_request.order)
+
+    assert messages_of(response) == [f"Already asked to be cancelled, delivery decides: {open_request.order.pk}."]
+    assert list(Cancellation.objects.values_list("reason", "source")) == [("by the customer", "api")]
+    assert list(OutboxMessage.objects.all()) == []
+    assert list(LogEntry.objects.all()) == []
+
+
 def test_the_action_is_offered_to_staff_with_the_permission(canceller, order):
     response = canceller.get("/admin/sales/order/")
 

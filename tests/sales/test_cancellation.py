@@ -58,11 +58,11 @@ def requests_sent() -> list[dict]:
 
 
 def test_a_request_is_recorded_with_its_message_and_the_status_is_unchanged(order, customer):
-    returned = order_cancel_request(order_id=order.id, requested_by=customer, source="api", reason="Changed my mind")
+    asked = order_cancel_request(order_id=order.id, requested_by=customer, source="api", reason="Changed my mind")
 
     cancellation = Cancellation.objects.get()
     order.refresh_from_db()
-    assert (order.status, returned.cancellation) == ("pending_shipment", cancellation)
+    assert (order.status, asked.opened, asked.order.cancellation) == ("pending_shipment", True, cancellation)
     assert (cancellation.state, cancellation.reason, cancellation.requested_by, cancellation.source) == (
         "requested",
         "Changed my mind",
@@ -79,8 +79,9 @@ def test_a_request_is_recorded_with_its_message_and_the_status_is_unchanged(orde
 def test_asking_again_while_a_request_is_open_changes_nothing(order, customer, staff):
     order_cancel_request(order_id=order.id, requested_by=customer, source="api", reason="first")
 
-    order_cancel_request(order_id=order.id, requested_by=staff, source="admin", reason="second")
+    again = order_cancel_request(order_id=order.id, requested_by=staff, source="admin", reason="second")
 
+    assert (again.opened, again.order.cancellation.reason) == (False, "first")
     assert list(Cancellation.objects.values_list("reason", "requested_by")) == [("first", customer.id)]
     assert (len(requests_sent()), len(history(order))) == (1, 1)
 
@@ -88,9 +89,14 @@ def test_asking_again_while_a_request_is_open_changes_nothing(order, customer, s
 def test_asking_for_a_cancelled_order_changes_nothing(customer):
     order = OrderFactory(customer=customer, status="cancelled", cancelled_at=T1)
 
-    returned = order_cancel_request(order_id=order.id, requested_by=customer, source="api")
+    asked = order_cancel_request(order_id=order.id, requested_by=customer, source="api")
 
-    assert (returned.status, Cancellation.objects.exists(), requests_sent()) == ("cancelled", False, [])
+    assert (asked.opened, asked.order.status, Cancellation.objects.exists(), requests_sent()) == (
+        False,
+        "cancelled",
+        False,
+        [],
+    )
 
 
 @pytest.mark.parametrize("status", ["shipped", "delivered"])
