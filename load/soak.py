@@ -1,6 +1,6 @@
 """Chaos soak: load for a bounded time while things break, then prove nothing was lost or doubled.
 
-    scripts/soak.sh [--seconds 120] [--clients 4] [--every 15]
+    scripts/soak.sh [--seconds 120] [--clients 4] [--every 15] [--database soak]
 
 Customers keep placing orders and a clerk keeps shipping what is pending, while, in turn every
 ``--every`` seconds, the workers are killed with SIGKILL (and restarted), Redis is killed and
@@ -166,9 +166,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--every", type=float, default=15, help="seconds between faults")
     parser.add_argument("--converge-timeout", type=float, default=180)
+    parser.add_argument(
+        "--database", default="soak", help="the database made afresh for the run (dropped first if it exists)"
+    )
     args = parser.parse_args()
 
-    bench_url = prepare_database(os.environ["DATABASE_URL"])
+    bench_url = prepare_database(os.environ["DATABASE_URL"], args.database)
     setup_django(bench_url)
     from django.conf import settings
     from rest_framework_simplejwt.tokens import RefreshToken
