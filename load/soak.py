@@ -55,7 +55,9 @@ def soak(
     (``staff_token``): half of those picked at a random moment up to about a second after being
     placed, when delivery may or may not have shipped them yet (accepted, or refused), the others
     as soon as the clerk has shipped them, when sales may or may not know it yet (refused, or
-    409). Picked orders not yet asked about when the load ends are asked about then."""
+    409), or at a random moment 1-5 s after being placed if the clerk has not shipped them by
+    then (the clerk ships fewer orders than are placed). Picked orders not yet asked about when
+    the load ends are asked about then."""
     from django.db import connection
     from django.utils import timezone
 
@@ -102,8 +104,8 @@ def soak(
     def cancel_some() -> None:
         seen: set[str] = set()
         newest = placing_from
-        soon: dict[str, float] = {}  # order id: when to ask (monotonic)
-        once_shipped: set[str] = set()
+        asks: dict[str, float] = {}  # order id: when to ask at the latest (monotonic)
+        once_shipped: set[str] = set()  # of those, the ones to ask as soon as the clerk has shipped them
         try:
             while True:
                 last_look = stop.is_set()  # set after the last order was answered: this look sees all
@@ -118,18 +120,18 @@ def soak(
                     if rng.random() >= cancel_share:
                         continue
                     if rng.random() < 0.5:
-                        soon[order_id] = now + rng.uniform(0, 1)
+                        asks[order_id] = now + rng.uniform(0, 1)
                     else:
+                        asks[order_id] = now + rng.uniform(1, 5)
                         once_shipped.add(order_id)
                 shipped = set(
                     Shipment.objects.filter(order_id__in=once_shipped, status="shipped").values_list(
                         "order_id", flat=True
                     )
                 )
-                due = [order_id for order_id, at in soon.items() if at <= now or last_look]
-                due += shipped if not last_look else once_shipped
+                due = [order_id for order_id, at in asks.items() if at <= now or order_id in shipped or last_look]
                 for order_id in due:
-                    soon.pop(order_id, None)
+                    del asks[order_id]
                     once_shipped.discard(order_id)
                 raws = [http_post(f"/api/orders/{oid}/cancel/", staff_token, {"reason": "soak"}) for oid in due]
                 for code, n in asyncio.run(post_all(stack.web_port, raws, 2)).codes.items():
