@@ -55,9 +55,9 @@ def soak(
     (``staff_token``): half of those picked at a random moment up to about a second after being
     placed, when delivery may or may not have shipped them yet (accepted, or refused), the others
     as soon as the clerk has shipped them, when sales may or may not know it yet (refused, or
-    409), or at a random moment 1-5 s after being placed if the clerk has not shipped them by
-    then (the clerk ships fewer orders than are placed). Picked orders not yet asked about when
-    the load ends are asked about then."""
+    409), or, if the clerk has not by then, at a random moment between a second after being
+    placed and the end of the load (the clerk ships fewer orders than are placed, oldest first).
+    Picked orders not yet asked about when the load ends are asked about then."""
     from django.db import connection
     from django.utils import timezone
 
@@ -67,7 +67,7 @@ def soak(
     faults: list[str] = []
     stop = threading.Event()
     initial_stock = dict(Product.objects.values_list("sku", "stock_quantity"))
-    placing_from = timezone.now()
+    placing_from, load_ends = timezone.now(), time.monotonic() + seconds
 
     def break_things() -> None:
         turn = 0
@@ -122,7 +122,7 @@ def soak(
                     if rng.random() < 0.5:
                         asks[order_id] = now + rng.uniform(0, 1)
                     else:
-                        asks[order_id] = now + rng.uniform(1, 5)
+                        asks[order_id] = now + rng.uniform(1, max(1.0, load_ends - now))
                         once_shipped.add(order_id)
                 shipped = set(
                     Shipment.objects.filter(order_id__in=once_shipped, status="shipped").values_list(
