@@ -28,16 +28,22 @@ def order_status(stack: Stack, order_id: str, token: str) -> str:
     return stack.request("GET", f"/api/orders/{order_id}/", token=token)[1]["status"]
 
 
-def test_a_clerk_ships_and_delivers_an_order_and_sales_sees_it(stack, browser, artifacts):
-    # Given an order placed through the API, and some other work on the clerk's list
+def order_with_its_shipment(stack: Stack) -> tuple[dict, str]:
+    """An order of 2 mugs placed by a new customer through the API, once delivery has made its
+    shipment; and the customer's access token."""
     ProductFactory(sku="MUG-1", name="Enamel mug", stock_quantity=50)
-    customer = CustomerFactory()
-    clerk = ClerkFactory()
-    token = str(RefreshToken.for_user(customer).access_token)
+    token = str(RefreshToken.for_user(CustomerFactory()).access_token)
     body = {"items": [{"sku": "MUG-1", "quantity": 2}], "shipping_address": ADDRESS}
     code, order = stack.request("POST", "/api/orders/", body, token)
     assert code == 201
     wait_until(lambda: Shipment.objects.filter(order_id=order["id"]).exists(), timeout=15, what="shipment made")
+    return order, token
+
+
+def test_a_clerk_ships_and_delivers_an_order_and_sales_sees_it(stack, browser, artifacts):
+    # Given an order placed through the API, and some other work on the clerk's list
+    clerk = ClerkFactory()
+    order, token = order_with_its_shipment(stack)
     ShipmentFactory(order_id="ORD-7K3M9QX2B4TZ0W1C", status="shipped", tracking_number="1Z999AA10123456784")
     ShipmentFactory(order_id="ORD-2C8D5F0HJ1KM3NPQ", status="delivered")
     tees = [{"sku": "TEE-M", "name": "Organic T-shirt, M", "quantity": 3}]
@@ -86,14 +92,8 @@ def test_a_customer_is_refused(stack, browser):
 def test_a_cancelled_shipment_is_shown_without_buttons(stack, browser, artifacts):
     # Given an order the customer cancelled before it left (delivery accepted, sales applied it),
     # and another order still to send
-    ProductFactory(sku="MUG-1", name="Enamel mug", stock_quantity=50)
-    customer = CustomerFactory()
     clerk = ClerkFactory()
-    token = str(RefreshToken.for_user(customer).access_token)
-    body = {"items": [{"sku": "MUG-1", "quantity": 2}], "shipping_address": ADDRESS}
-    code, order = stack.request("POST", "/api/orders/", body, token)
-    assert code == 201
-    wait_until(lambda: Shipment.objects.filter(order_id=order["id"]).exists(), timeout=15, what="shipment made")
+    order, token = order_with_its_shipment(stack)
     code, _ = stack.request("POST", f"/api/orders/{order['id']}/cancel/", {"reason": "Ordered twice"}, token)
     assert code == 202
     wait_until(lambda: order_status(stack, order["id"], token) == "cancelled", timeout=15, what="order cancelled")
