@@ -12,13 +12,12 @@ import logging
 import time
 from typing import Any
 
-import redis
 from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from core.redis_client import fail_fast_client
+from core.redis_client import REDIS_FAILED, fail_fast_client
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ class RateLimitThrottle(BaseThrottle):
                 pipe.incr(key)
                 pipe.expire(key, window, nx=True)
             counts = pipe.execute()[::2]
-        except redis.RedisError as exc:
+        except REDIS_FAILED as exc:
             logger.warning("throttle skipped", extra={"error": repr(exc)})
             return True
         over = [

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import metrics
-from core.redis_client import fail_fast_client
+from core.redis_client import REDIS_FAILED, fail_fast_client
 from messaging.envelope import Envelope, InvalidMessage, ack_sign, ack_verify
 from messaging.models import OutboxState
 from messaging.registry import department
@@ -49,7 +49,7 @@ def _push(*, recipient: str, message_id: str) -> None:
         fail_fast_client(settings.REDIS_URL).rpush(
             ack_list(recipient), ack_sign(message_id=message_id, recipient=recipient)
         )
-    except redis.RedisError as exc:  # the producer sends the message again, and we acknowledge it again
+    except REDIS_FAILED as exc:  # the producer sends the message again, and we acknowledge it again
         metrics.ACKNOWLEDGEMENTS.labels(app=recipient, result="lost").inc()
         logger.warning("acknowledgement not pushed", extra={"message_id": message_id, "error": repr(exc)})
 
@@ -75,7 +75,7 @@ def acknowledgements_apply(*, app_label: str, batch_size: int = 200) -> AckResul
     key = ack_list(app_label)
     try:
         taken = cast(list[bytes] | None, client.lpop(key, batch_size)) or []
-    except redis.RedisError as exc:
+    except REDIS_FAILED as exc:
         logger.warning("acknowledgements not taken", extra={"app": app_label, "error": repr(exc)})
         return AckResult(broker_down=True)
     trusted: list[bytes] = []
@@ -109,7 +109,7 @@ def acknowledgements_apply(*, app_label: str, batch_size: int = 200) -> AckResul
 def _put_back(client: redis.Redis, *, app_label: str, acks: list[bytes]) -> None:
     try:
         client.rpush(ack_list(app_label), *acks)
-    except redis.RedisError as exc:  # their messages are sent again, and acknowledged again
+    except REDIS_FAILED as exc:  # their messages are sent again, and acknowledged again
         metrics.ACKNOWLEDGEMENTS.labels(app=app_label, result="lost").inc(len(acks))
         logger.warning("acknowledgements lost", extra={"app": app_label, "count": len(acks), "error": repr(exc)})
 

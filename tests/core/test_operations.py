@@ -242,6 +242,25 @@ def test_throttling_lets_requests_through_when_redis_is_away(customer_client, mu
     assert codes == [201, 201, 201]
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [OSError(9, "Bad file descriptor"), ValueError("I/O operation on closed file.")],
+    ids=["socket closed", "read buffer closed"],
+)
+def test_throttling_lets_requests_through_when_redis_breaks_mid_read(
+    customer_client, mug, monkeypatch, strict_rates, failure
+):
+    # What redis-py raises when a connection's socket is closed under it (seen under load).
+    def broken(self, *args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", broken)
+
+    codes = [customer_client.post("/api/orders/", order()).status_code for _ in range(3)]
+
+    assert codes == [201, 201, 201]
+
+
 def test_an_order_counts_against_each_limit_that_applies(customer_client, customer, mug, settings):
     customer_client.post("/api/orders/", order())
 

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.db import breaker
-from messaging.acks import AckResult, ack_list, acknowledgements_apply
+from messaging.acks import AckResult, _push, ack_list, acknowledgements_apply
 from messaging.envelope import ack_sign, key_id
 from messaging.models import OutboxState
 from tests.core.test_operations import scrape
@@ -196,6 +196,28 @@ def test_with_redis_away_nothing_is_taken_and_the_relay_is_told(settings, caplog
     assert (result, row.state, warnings) == (
         AckResult(broker_down=True), OutboxState.AWAITING_ACK, ["acknowledgements not taken"]
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [OSError(9, "Bad file descriptor"), ValueError("I/O operation on closed file.")],
+    ids=["socket closed", "read buffer closed"],
+)
+def test_a_connection_broken_mid_read_counts_as_redis_away(acks, monkeypatch, caplog, failure):
+    # What redis-py raises when a connection's socket is closed under it (seen under load).
+    def broken(self, *args, **kwargs):
+        raise failure
+
+    row = awaiting()
+    monkeypatch.setattr(redis.Redis, "execute_command", broken)
+
+    _push(recipient="sales", message_id=str(row.id))  # a consumer, after its commit
+    result = acknowledgements_apply(app_label="sales")  # the relay
+
+    row.refresh_from_db()
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert (result, row.state) == (AckResult(broker_down=True), OutboxState.AWAITING_ACK)
+    assert warnings == ["acknowledgement not pushed", "acknowledgements not taken"]
 
 
 def test_the_relay_command_applies_acknowledgements_before_sending_what_is_due(acks, broker):
