@@ -9,7 +9,7 @@ SHIPPED = "shipped"
 DELIVERED = "delivered"
 
 # Delivery's answers to a cancellation request.
-ACCEPTED = "accepted"  # the shipment was still pending, or not made yet: it is cancelled
+ACCEPTED = "accepted"  # the shipment was pending, not made yet, or cancelled already: it is cancelled
 REFUSED = "refused"  # the parcel has left
 
 # The users who work on shipments (API.md): the group's members have delivery's permissions,
@@ -55,8 +55,9 @@ class ShipmentStatusChanged:
 @dataclass(frozen=True)
 class ShipmentCancellationDecided:
     """Delivery's answer to a cancellation request: "accepted" (the shipment is cancelled and
-    will never ship) or "refused" (it has shipped). Sent for every request received, repeats
-    included; the answer for an order never changes from accepted to refused or back."""
+    will never ship) or "refused" (it has shipped). Sent for every request delivery applies (a
+    second request of sales' own, not a copy of the first, is answered again); the answer for an
+    order never changes from accepted to refused or back."""
 
     TYPE: ClassVar[str] = "shipment.cancellation_decided"
     VERSION: ClassVar[int] = 1

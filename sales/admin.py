@@ -10,7 +10,7 @@ from django.urls import URLPattern, path, reverse
 
 from accounts.api.auth import authenticated_user
 from messaging.admin import DeadLetterAdmin, OutboxMessageAdmin
-from sales import services
+from sales import selectors, services
 from sales.models import (
     Cancellation,
     DeadLetter,
@@ -254,12 +254,7 @@ class OrderAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         # The button is offered while asking can still do something: a pending order nobody
         # has asked to cancel yet (the service itself refuses or ignores the rest).
-        cancellable = (
-            obj is not None
-            and obj.status == OrderStatus.PENDING_SHIPMENT
-            and services.order_cancellation(obj) is None
-            and self.has_cancel_permission(request)
-        )
+        cancellable = obj is not None and selectors.order_cancellable(obj) and self.has_cancel_permission(request)
         context["cancel_form"] = OrderCancelForm() if cancellable else None
         return super().render_change_form(request, context, add, change, form_url, obj)
 

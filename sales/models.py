@@ -118,7 +118,9 @@ class Cancellation(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    source = models.CharField(max_length=50, help_text="Where it was asked for: api or admin.")
+    source = models.CharField(
+        max_length=50, help_text="Where it was asked for: api or admin (delivery: cancelled without sales asking)."
+    )
     requested_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True, help_text="When delivery decided.")
 

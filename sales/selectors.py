@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 
 from accounts.models import User
-from sales.models import Order, Product
+from sales.models import Cancellation, Order, OrderStatus, Product
 
 
 def product_list() -> QuerySet[Product]:
@@ -27,3 +27,15 @@ def order_get_for_user(*, user: User, order_id: str) -> Order | None:
     if not user.is_staff:
         orders = orders.filter(customer=user)
     return orders.filter(id=order_id).first()
+
+
+def order_cancellation(order: Order) -> Cancellation | None:
+    """The order's cancellation, or None (from the cache when the order was read with it)."""
+    # A missing reverse one-to-one raises RelatedObjectDoesNotExist, an AttributeError.
+    return getattr(order, "cancellation", None)
+
+
+def order_cancellable(order: Order) -> bool:
+    """Whether asking to cancel the order would ask delivery: a pending order nobody has asked
+    to cancel yet."""
+    return order.status == OrderStatus.PENDING_SHIPMENT and order_cancellation(order) is None

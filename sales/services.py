@@ -29,6 +29,7 @@ from sales.models import (
     OrderStatusChange,
     Product,
 )
+from sales.selectors import order_cancellable, order_cancellation
 
 logger = logging.getLogger(__name__)
 
@@ -380,7 +381,7 @@ def order_status_advance(
     """
     target = OrderStatus(status)
     if target not in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
-        raise ValueError(f"An order is moved to {target} by its own service, not by a delivery update.")
+        raise ValueError(f"A delivery update cannot move an order to {target}.")
     with transaction.atomic(savepoint=False):
         order = Order.objects.select_for_update().get(id=order_id)
         if _STATUS_RANK[OrderStatus(order.status)] >= _STATUS_RANK[target]:
@@ -437,11 +438,11 @@ def order_cancel_request(*, order_id: str, requested_by: User, source: str, reas
     with transaction.atomic():
         order = _order_lock_with_cancellation(order_id)
         cancellation = order_cancellation(order)
-        opened = order.status != OrderStatus.CANCELLED and cancellation is None
         if order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED) or (
             cancellation is not None and cancellation.state == CancellationState.REFUSED
         ):
             raise OrderAlreadyShipped()
+        opened = order_cancellable(order)
         if opened:
             now = timezone.now()
             order.cancellation = Cancellation.objects.create(
@@ -457,12 +458,6 @@ def order_cancel_request(*, order_id: str, requested_by: User, source: str, reas
         logger.info("order cancellation requested", extra={"order_id": order.id, "source": source})
     models.prefetch_related_objects([order], "lines")
     return CancelRequest(order=order, opened=opened)
-
-
-def order_cancellation(order: Order) -> Cancellation | None:
-    """The order's cancellation, or None (from the cache when the order was read with it)."""
-    # A missing reverse one-to-one raises RelatedObjectDoesNotExist, an AttributeError.
-    return getattr(order, "cancellation", None)
 
 
 def order_cancellation_decide(
@@ -488,7 +483,8 @@ def order_cancellation_decide(
             raise CancellationConflict(f"{order_id}: cancellation {cancellation.state}, now {wanted}")
         if accepted and order.status != OrderStatus.PENDING_SHIPMENT:
             raise CancellationConflict(f"{order_id}: cancellation accepted for an order {order.status}")
-        if cancellation is None:  # delivery cancelled a shipment sales never asked about
+        if cancellation is None:  # delivery cancelled a shipment sales never asked about: it
+            # will never ship, so the order is cancelled all the same (source: delivery)
             cancellation = Cancellation(order=order, source=source, requested_at=decided_at)
         cancellation.state, cancellation.decided_at = wanted, decided_at
         cancellation.save()
@@ -519,8 +515,17 @@ def _order_cancel(order: Order, *, at: datetime, source: str, reason: str) -> No
 
 
 def _order_lock_with_cancellation(order_id: str) -> Order:
-    # Only the order's row is locked: FOR UPDATE cannot lock the missing side of an outer join.
-    return Order.objects.select_for_update(of=("self",)).select_related("cancellation").get(id=order_id)
+    """The order, locked until the transaction ends, with its cancellation as it is once the lock
+    is ours. Every write of a cancellation holds its order's lock, so the cancellation is read in
+    a statement of its own after the lock: a statement that waited for the lock still returns
+    the rows of the moment it started, and would miss a cancellation made meanwhile."""
+    order = Order.objects.select_for_update().get(id=order_id)
+    Order.cancellation.related.set_cached_value(order, Cancellation.objects.filter(order=order).first())
+    return order
+
+
+def _why(what: str, detail: str) -> str:
+    return f"{what}; {detail}" if detail else what
 
 
 def _history_record(order: Order, *, to_status: str, source: str, reason: str, at: datetime) -> None:

@@ -8,7 +8,8 @@ from django_countries import countries
 from rest_framework import serializers
 
 from sales.models import Cancellation, Order, OrderLine, Product
-from sales.services import LineRequest, ShippingAddress, order_cancellation
+from sales.selectors import order_cancellation
+from sales.services import LineRequest, ShippingAddress
 
 User = get_user_model()
 

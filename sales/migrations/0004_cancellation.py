@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
                 ('order', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='cancellation', serialize=False, to='sales.order')),
                 ('state', models.CharField(choices=[('requested', 'Requested'), ('accepted', 'Accepted'), ('refused', 'Refused')], default='requested', max_length=20)),
                 ('reason', models.CharField(blank=True, max_length=200)),
-                ('source', models.CharField(help_text='Where it was asked for: api or admin.', max_length=50)),
+                ('source', models.CharField(help_text='Where it was asked for: api or admin (delivery: cancelled without sales asking).', max_length=50)),
                 ('requested_at', models.DateTimeField()),
                 ('decided_at', models.DateTimeField(blank=True, help_text='When delivery decided.', null=True)),
                 ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),

@@ -195,9 +195,12 @@ def test_a_shipment_cancelled_before_its_order_arrived_says_so(clerk_browser):
                                order_created_at=None)  # fmt: skip
 
     response = clerk_browser.get(f"/delivery/shipments/{shipment.id}/")
+    listing = clerk_browser.get("/delivery/").content.decode()
 
     assert response.status_code == 200
     assert "The order was cancelled before it reached delivery." in response.content.decode()
+    assert '<td data-label="Placed">—</td>' in listing
+    assert '<td data-label="Ship to">—</td>' in listing
 
 
 def test_a_bad_tracking_number_is_refused_with_a_message(clerk_browser):

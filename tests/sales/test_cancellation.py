@@ -2,10 +2,11 @@
 decision once. The same flow over real Redis and workers is in tests/integration."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from delivery.contracts import ShipmentCancellationDecided
 from delivery.models import Shipment
@@ -26,6 +27,7 @@ from sales.services import (
 )
 from tests.clients import bearer_client
 from tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, ProductFactory, signed_envelope
+from tests.locks import wait_until_another_transaction_waits_for_this_one
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +155,7 @@ def test_a_refused_cancellation_leaves_the_order_to_ship(order, customer):
 
     order.refresh_from_db()
     cancellation = Cancellation.objects.get()
-    assert (first, again, shipped is not None) == (True, False, True)
+    assert (first, again, shipped.to_status) == (True, False, "shipped")
     assert (order.status, order.cancelled_at, cancellation.state, cancellation.decided_at) == (
         "shipped",
         None,
@@ -394,3 +396,94 @@ def test_cancelled_orders_are_listed_by_status(customer, customer_client):
 
     assert [order["id"] for order in response.json()["results"]] == [cancelled.id]
     assert response.json()["results"][0]["status_display"] == "Cancelled"
+
+
+# --- at the same moment -----------------------------------------------------------------------
+
+
+def _in_another_connection(function, **kwargs):
+    try:
+        return function(**kwargs)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_at_once_ask_delivery_once(order, customer, staff):
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with transaction.atomic():
+            first = order_cancel_request(order_id=order.id, requested_by=customer, source="api", reason="first")
+            second = pool.submit(
+                _in_another_connection,
+                order_cancel_request,
+                order_id=order.id,
+                requested_by=staff,
+                source="admin",
+                reason="second",
+            )
+            wait_until_another_transaction_waits_for_this_one()
+
+        repeat = second.result(timeout=10)
+
+    assert (first.opened, repeat.opened) == (True, False)
+    assert (repeat.order.cancellation.state, repeat.order.cancellation.reason) == ("requested", "first")
+    assert (Cancellation.objects.count(), len(requests_sent()), len(history(order))) == (1, 1, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_while_a_refusal_is_applied_sees_the_refusal(order, customer):
+    order_cancel_request(order_id=order.id, requested_by=customer, source="api")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with transaction.atomic():
+            order_cancellation_decide(order_id=order.id, accepted=False, decided_at=T1, source="delivery")
+            again = pool.submit(
+                _in_another_connection, order_cancel_request, order_id=order.id, requested_by=customer, source="api"
+            )
+            wait_until_another_transaction_waits_for_this_one()
+
+        with pytest.raises(OrderAlreadyShipped):
+            again.result(timeout=10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_while_an_acceptance_is_applied_sees_the_order_cancelled(order, customer):
+    order_cancel_request(order_id=order.id, requested_by=customer, source="api")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with transaction.atomic():
+            order_cancellation_decide(order_id=order.id, accepted=True, decided_at=T1, source="delivery")
+            again = pool.submit(
+                _in_another_connection, order_cancel_request, order_id=order.id, requested_by=customer, source="api"
+            )
+            wait_until_another_transaction_waits_for_this_one()
+
+        repeat = again.result(timeout=10)
+
+    assert (repeat.opened, repeat.order.status, repeat.order.cancellation.state) == (False, "cancelled", "accepted")
+    assert repeat.order.cancellation.decided_at == T1
+
+
+@pytest.mark.parametrize("accepted", [True, False], ids=["accepted", "refused"])
+@pytest.mark.django_db(transaction=True)
+def test_two_copies_of_a_decision_at_once_apply_it_once(order, customer, accepted):
+    order_cancel_request(order_id=order.id, requested_by=customer, source="api")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with transaction.atomic():
+            first = order_cancellation_decide(order_id=order.id, accepted=accepted, decided_at=T1, source="delivery")
+            second = pool.submit(
+                _in_another_connection,
+                order_cancellation_decide,
+                order_id=order.id,
+                accepted=accepted,
+                decided_at=T2,
+                source="delivery",
+            )
+            wait_until_another_transaction_waits_for_this_one()
+
+        again = second.result(timeout=10)
+
+    assert (first, again) == (True, False)
+    assert stock() == ({"MUG-1": 10, "TEE-M": 5} if accepted else {"MUG-1": 8, "TEE-M": 4})
+    assert len(history(order)) == 2  # the request, and the decision once
