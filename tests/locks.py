@@ -20,3 +20,11 @@ def wait_until_another_transaction_waits_for_this_one(timeout: float = 10.0) -> 
                 return
             time.sleep(0.005)
     raise AssertionError(f"no transaction waited for this one within {timeout} s")
+
+
+def in_another_connection(function, **kwargs):
+    """``function(**kwargs)`` on a connection of its own (call it in another thread), closed after."""
+    try:
+        return function(**kwargs)
+    finally:
+        connection.close()

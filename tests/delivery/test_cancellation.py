@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from delivery.contracts import ShipmentCancellationDecided
 from delivery.models import OutboxMessage, Shipment
@@ -18,7 +18,7 @@ from delivery.services import (
 )
 from tests.delivery.test_services import ORDER, ORDER_AGAIN
 from tests.factories import ShipmentFactory
-from tests.locks import wait_until_another_transaction_waits_for_this_one
+from tests.locks import in_another_connection, wait_until_another_transaction_waits_for_this_one
 
 pytestmark = pytest.mark.django_db
 
@@ -115,13 +115,6 @@ def test_a_cancelled_shipment_is_neither_shipped_nor_delivered(action):
     assert (shipment.status, shipment.shipped_at, OutboxMessage.objects.count()) == ("cancelled", None, 0)
 
 
-def _in_another_connection(function, **kwargs):
-    try:
-        return function(**kwargs)
-    finally:
-        connection.close()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_cancellation_while_the_clerk_ships_waits_for_the_clerk_and_is_refused():
     shipment = ShipmentFactory()
@@ -129,7 +122,7 @@ def test_a_cancellation_while_the_clerk_ships_waits_for_the_clerk_and_is_refused
     with ThreadPoolExecutor(max_workers=1) as pool:
         with transaction.atomic():
             shipment_mark_shipped(shipment_id=shipment.id)
-            cancel = pool.submit(_in_another_connection, shipment_cancel, order_id=shipment.order_id)
+            cancel = pool.submit(in_another_connection, shipment_cancel, order_id=shipment.order_id)
             wait_until_another_transaction_waits_for_this_one()
 
         decision = cancel.result(timeout=10)
@@ -145,7 +138,7 @@ def test_the_clerk_shipping_while_a_cancellation_is_decided_waits_and_finds_it_c
     with ThreadPoolExecutor(max_workers=1) as pool:
         with transaction.atomic():
             shipment_cancel(order_id=shipment.order_id)
-            ship = pool.submit(_in_another_connection, shipment_mark_shipped, shipment_id=shipment.id)
+            ship = pool.submit(in_another_connection, shipment_mark_shipped, shipment_id=shipment.id)
             wait_until_another_transaction_waits_for_this_one()
 
         with pytest.raises(ShipmentCancelled):
@@ -160,7 +153,7 @@ def test_an_order_arriving_while_its_cancellation_is_decided_stays_cancelled():
     with ThreadPoolExecutor(max_workers=1) as pool:
         with transaction.atomic():
             shipment_cancel(order_id=ORDER["order_id"])
-            create = pool.submit(_in_another_connection, shipment_create, **ORDER)
+            create = pool.submit(in_another_connection, shipment_create, **ORDER)
             wait_until_another_transaction_waits_for_this_one()
 
         assert create.result(timeout=10) is False
@@ -174,7 +167,7 @@ def test_a_cancellation_arriving_while_its_order_is_being_created_cancels_the_ne
     with ThreadPoolExecutor(max_workers=1) as pool:
         with transaction.atomic():
             assert shipment_create(**ORDER) is True
-            cancel = pool.submit(_in_another_connection, shipment_cancel, order_id=ORDER["order_id"])
+            cancel = pool.submit(in_another_connection, shipment_cancel, order_id=ORDER["order_id"])
             wait_until_another_transaction_waits_for_this_one()
 
         decision = cancel.result(timeout=10)

@@ -3,7 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from delivery.models import OutboxMessage, Shipment
 from delivery.services import (
@@ -14,7 +14,7 @@ from delivery.services import (
     shipment_mark_shipped,
 )
 from tests.factories import ShipmentFactory
-from tests.locks import wait_until_another_transaction_waits_for_this_one
+from tests.locks import in_another_connection, wait_until_another_transaction_waits_for_this_one
 
 pytestmark = pytest.mark.django_db
 
@@ -99,16 +99,10 @@ def test_one_shipment_per_order_whatever_the_number_of_calls():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_create_for_an_order_whose_shipment_is_being_created_waits_and_creates_nothing():
-    def create_from_another_connection() -> bool:
-        try:
-            return shipment_create(**ORDER_AGAIN)
-        finally:
-            connection.close()
-
     with ThreadPoolExecutor(max_workers=1) as pool:
         with transaction.atomic():
             first = shipment_create(**ORDER)
-            second = pool.submit(create_from_another_connection)
+            second = pool.submit(in_another_connection, shipment_create, **ORDER_AGAIN)
             wait_until_another_transaction_waits_for_this_one()
 
         assert (first, second.result(timeout=10)) == (True, False)

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from delivery.contracts import ShipmentCancellationDecided
 from delivery.models import Shipment
@@ -27,7 +27,7 @@ from sales.services import (
 )
 from tests.clients import bearer_client
 from tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, ProductFactory, signed_envelope
-from tests.locks import wait_until_another_transaction_waits_for_this_one
+from tests.locks import in_another_connection, wait_until_another_transaction_waits_for_this_one
 
 pytestmark = pytest.mark.django_db
 
@@ -401,20 +401,13 @@ def test_cancelled_orders_are_listed_by_status(customer, customer_client):
 # --- at the same moment -----------------------------------------------------------------------
 
 
-def _in_another_connection(function, **kwargs):
-    try:
-        return function(**kwargs)
-    finally:
-        connection.close()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_requests_at_once_ask_delivery_once(order, customer, staff):
     with ThreadPoolExecutor(max_workers=1) as pool:
         with transaction.atomic():
             first = order_cancel_request(order_id=order.id, requested_by=customer, source="api", reason="first")
             second = pool.submit(
-                _in_another_connection,
+                in_another_connection,
                 order_cancel_request,
                 order_id=order.id,
                 requested_by=staff,
@@ -438,7 +431,7 @@ def test_a_request_while_a_refusal_is_applied_sees_the_refusal(order, customer):
         with transaction.atomic():
             order_cancellation_decide(order_id=order.id, accepted=False, decided_at=T1, source="delivery")
             again = pool.submit(
-                _in_another_connection, order_cancel_request, order_id=order.id, requested_by=customer, source="api"
+                in_another_connection, order_cancel_request, order_id=order.id, requested_by=customer, source="api"
             )
             wait_until_another_transaction_waits_for_this_one()
 
@@ -454,7 +447,7 @@ def test_a_request_while_an_acceptance_is_applied_sees_the_order_cancelled(order
         with transaction.atomic():
             order_cancellation_decide(order_id=order.id, accepted=True, decided_at=T1, source="delivery")
             again = pool.submit(
-                _in_another_connection, order_cancel_request, order_id=order.id, requested_by=customer, source="api"
+                in_another_connection, order_cancel_request, order_id=order.id, requested_by=customer, source="api"
             )
             wait_until_another_transaction_waits_for_this_one()
 
@@ -473,7 +466,7 @@ def test_two_copies_of_a_decision_at_once_apply_it_once(order, customer, accepte
         with transaction.atomic():
             first = order_cancellation_decide(order_id=order.id, accepted=accepted, decided_at=T1, source="delivery")
             second = pool.submit(
-                _in_another_connection,
+                in_another_connection,
                 order_cancellation_decide,
                 order_id=order.id,
                 accepted=accepted,
