@@ -13,6 +13,10 @@ _address = os.environ.get("WEB_BIND_ADDRESS", "0.0.0.0")
 _host = f"[{_address}]" if ":" in _address else _address
 bind = [f"{_host}:{os.environ.get('PORT', '8000')}"]
 accesslog = None
+# No control socket (gunicorn 25's `gunicornc`): the process supervisor runs the web with
+# signals, and every gunicorn of a user shares its default path ($HOME/.gunicorn/gunicorn.ctl),
+# so on a host running two (the tests, the benchmark, a second app) one took over the other's.
+control_socket_disable = True
 
 
 class _Logger(Logger):

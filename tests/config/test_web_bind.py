@@ -63,3 +63,14 @@ def test_web_listens_where_web_bind_address_says(tmp_path, bind, expected):
     address = listening_address({**PRODUCTION, "PORT": str(port), "WEB_BIND_ADDRESS": bind}, tmp_path)
 
     assert address == f"{expected}:{port}"
+
+
+def test_web_makes_no_control_socket(tmp_path):
+    """gunicorn's control socket would sit at $HOME/.gunicorn/gunicorn.ctl, shared by every
+    gunicorn of the user: two on one host took it from each other."""
+    home = tmp_path / "home"
+    home.mkdir()
+
+    listening_address({**PRODUCTION, "PORT": str(free_port()), "HOME": str(home)}, tmp_path)
+
+    assert list(home.iterdir()) == []
