@@ -5,9 +5,11 @@ from pathlib import Path
 
 import promql_parser
 import pytest
+import redis
 import yaml
 from django.conf import settings
 
+from messaging.acks import ack_list, acknowledgements_apply
 from messaging.models import OutboxState
 from messaging.outbox import relay_batch
 from messaging.transport import task_named
@@ -36,6 +38,7 @@ def test_each_rule_has_a_severity_and_a_summary():
         ("OutboxAgeing", "page", True),
         ("OutboxMessagesAbandoned", "page", True),
         ("DeadLetters", "page", True),
+        ("AcknowledgementsRejected", "page", True),
         ("ConsumerRetries", "ticket", True),
     ]
 
@@ -49,6 +52,8 @@ def test_every_metric_a_rule_names_is_served_by_the_app(client, broker):
     task_named("delivery.order_created").apply(args=[forged])  # a dead letter: bad signature
     task = task_named("sales.shipment_status_changed")
     task.on_retry(ConnectionError("database away"), "task-1", [], {}, None)  # what Celery calls on a retry
+    redis.Redis.from_url(settings.REDIS_URL).rpush(ack_list("sales"), "forged")
+    acknowledgements_apply(app_label="sales")  # the relay refuses it
 
     served = {name for name, _ in scrape(client)}
 
@@ -58,5 +63,6 @@ def test_every_metric_a_rule_names_is_served_by_the_app(client, broker):
         "outbox_abandoned_total",
         "dead_letters_total",
         "task_retries_total",
+        "acknowledgements_total",
     }
     assert named - served == set()
