@@ -13,8 +13,8 @@ from messaging.acks import ack_list, acknowledgements_apply
 from messaging.models import OutboxState
 from messaging.outbox import relay_batch
 from messaging.transport import task_named
-from tests.core.test_operations import scrape
 from tests.factories import SalesOutboxMessageFactory
+from tests.metrics import scrape
 
 ALERTS = Path(__file__).resolve().parents[2] / "docs" / "alerts.yml"
 

@@ -9,10 +9,10 @@ import pytest
 import redis
 import yaml
 from drf_spectacular.validation import validate_schema
-from prometheus_client.parser import text_string_to_metric_families
 
 from sales.models import OutboxMessage, Product
 from tests.factories import ADDRESS
+from tests.metrics import scrape
 
 pytestmark = pytest.mark.django_db
 
@@ -71,17 +71,6 @@ def test_a_missing_or_odd_request_id_is_replaced(client, given):
 
 
 # --- metrics --------------------------------------------------------------------------------
-
-
-def scrape(client) -> dict[tuple[str, tuple], float]:
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/plain; version=")
-    samples = {}
-    for family in text_string_to_metric_families(response.content.decode()):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
 
 
 def test_metrics_count_orders_requests_and_the_outbox(client, customer_client, mug):

@@ -15,8 +15,8 @@ from core.db import breaker
 from messaging.acks import AckResult, _push, ack_list, acknowledgements_apply
 from messaging.envelope import ack_sign, key_id
 from messaging.models import OutboxState
-from tests.core.test_operations import scrape
 from tests.factories import SalesOutboxMessageFactory
+from tests.metrics import scrape
 from tests.outages import closed_port
 
 pytestmark = pytest.mark.django_db

@@ -18,13 +18,13 @@ from messaging.outbox import (
     send_now,
 )
 from sales.models import OutboxMessage as SalesOutbox
-from tests.core.test_operations import scrape
 from tests.factories import (
     DeliveryInboxMessageFactory,
     DeliveryOutboxMessageFactory,
     SalesInboxMessageFactory,
     SalesOutboxMessageFactory,
 )
+from tests.metrics import scrape
 
 
 @pytest.fixture

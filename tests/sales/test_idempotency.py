@@ -9,8 +9,8 @@ from sales.models import IdempotencyKey, Order, Product
 from sales.services import idempotency_keys_purge, request_fingerprint
 from sales.tasks import purge_idempotency_keys
 from tests.clients import bearer_client
-from tests.core.test_operations import scrape
 from tests.factories import CustomerFactory, IdempotencyKeyFactory, ProductFactory
+from tests.metrics import scrape
 
 BODY = {
     "items": [{"sku": "MUG-1", "quantity": 2}],
