@@ -386,14 +386,7 @@ def order_status_advance(
         order = Order.objects.select_for_update().get(id=order_id)
         if _STATUS_RANK[OrderStatus(order.status)] >= _STATUS_RANK[target]:
             return None
-        change = OrderStatusChange.objects.create(
-            order=order,
-            from_status=order.status,
-            to_status=target,
-            source=source,
-            reason=reason,
-            occurred_at=occurred_at,
-        )
+        change = _history_record(order, to_status=target, source=source, reason=reason, at=occurred_at)
         order.status = target
         order.shipped_at = order.shipped_at or occurred_at
         if target == OrderStatus.DELIVERED:
@@ -491,9 +484,8 @@ def order_cancellation_decide(
         if accepted:
             _order_cancel(order, at=decided_at, source=source, reason=reason)
         else:
-            _history_record(
-                order, to_status=order.status, source=source, reason=f"cancellation refused; {reason}", at=decided_at
-            )
+            refused = _why("cancellation refused", reason)
+            _history_record(order, to_status=order.status, source=source, reason=refused, at=decided_at)
     counter = metrics.ORDERS_CANCELLED if accepted else metrics.ORDER_CANCELLATIONS_REFUSED
     transaction.on_commit(counter.inc)
     logger.info("order cancellation decided", extra={"order_id": order_id, "decision": str(wanted)})
@@ -503,13 +495,13 @@ def order_cancellation_decide(
 def _order_cancel(order: Order, *, at: datetime, source: str, reason: str) -> None:
     """Cancel a pending order and put its lines' quantities back on stock: the products in sku
     order, the order placement's lock order, so that the two never deadlock."""
+    restocked_at = timezone.now()  # the products' own time, not delivery's decision's
     for line in sorted(order.lines.all(), key=lambda line: line.sku):
         Product.objects.filter(pk=line.product_id).update(
-            stock_quantity=F("stock_quantity") + line.quantity, updated_at=at
+            stock_quantity=F("stock_quantity") + line.quantity, updated_at=restocked_at
         )
-    _history_record(
-        order, to_status=OrderStatus.CANCELLED, source=source, reason=f"cancellation accepted; {reason}", at=at
-    )
+    accepted = _why("cancellation accepted", reason)
+    _history_record(order, to_status=OrderStatus.CANCELLED, source=source, reason=accepted, at=at)
     order.status, order.cancelled_at = OrderStatus.CANCELLED, at
     order.save(update_fields=["status", "cancelled_at", "updated_at"])
 
@@ -528,8 +520,9 @@ def _why(what: str, detail: str) -> str:
     return f"{what}; {detail}" if detail else what
 
 
-def _history_record(order: Order, *, to_status: str, source: str, reason: str, at: datetime) -> None:
-    OrderStatusChange.objects.create(
+def _history_record(order: Order, *, to_status: str, source: str, reason: str, at: datetime) -> OrderStatusChange:
+    """A step of the order's history, from its status as it is now."""
+    return OrderStatusChange.objects.create(
         order=order, from_status=order.status, to_status=to_status, source=source, reason=reason[:200], occurred_at=at
     )
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from delivery.contracts import ShipmentCancellationDecided
 from delivery.models import Shipment
@@ -163,6 +164,32 @@ def test_a_refused_cancellation_leaves_the_order_to_ship(order, customer):
         T1,
     )
     assert stock() == {"MUG-1": 8, "TEE-M": 4}
+    assert history(order)[1:] == [
+        ("pending_shipment", "pending_shipment", "cancellation refused; m1"),
+        ("pending_shipment", "shipped", ""),
+    ]
+
+
+@pytest.mark.parametrize("accepted", [True, False], ids=["accepted", "refused"])
+def test_a_decision_without_a_reason_is_recorded_without_one(order, customer, accepted):
+    order_cancel_request(order_id=order.id, requested_by=customer, source="api")
+
+    order_cancellation_decide(order_id=order.id, accepted=accepted, decided_at=T1, source="delivery")
+
+    to_status, reason = (
+        ("cancelled", "cancellation accepted") if accepted else ("pending_shipment", "cancellation refused")
+    )
+    assert history(order)[1:] == [("pending_shipment", to_status, reason)]
+
+
+def test_restocked_products_are_stamped_with_the_restock_not_the_decision(order, customer):
+    order_cancel_request(order_id=order.id, requested_by=customer, source="api")
+    before = timezone.now()
+
+    order_cancellation_decide(order_id=order.id, accepted=True, decided_at=T1, source="delivery")
+
+    stamps = list(Product.objects.order_by("sku").values_list("updated_at", flat=True))
+    assert [before <= stamp <= timezone.now() for stamp in stamps] == [True, True]
 
 
 def test_a_refusal_after_the_shipped_update_still_records_the_decision(order, customer):
