@@ -20,13 +20,20 @@ def order_list_for_customer(*, customer: User) -> QuerySet[Order]:
     )
 
 
+def _orders_visible_to(user: User) -> QuerySet[Order]:
+    """The orders ``user`` may see: their own, or any for staff."""
+    return Order.objects.all() if user.is_staff else Order.objects.filter(customer=user)
+
+
 def order_get_for_user(*, user: User, order_id: str) -> Order | None:
     """The order if ``user`` placed it or is staff; None otherwise, so that nobody learns
     whether another customer's order exists."""
-    orders = Order.objects.select_related("cancellation").prefetch_related("lines")
-    if not user.is_staff:
-        orders = orders.filter(customer=user)
-    return orders.filter(id=order_id).first()
+    return _orders_visible_to(user).select_related("cancellation").prefetch_related("lines").filter(id=order_id).first()
+
+
+def order_visible_to(*, user: User, order_id: str) -> bool:
+    """Whether ``user`` may see the order (``order_get_for_user``), in one query and reading nothing."""
+    return _orders_visible_to(user).filter(id=order_id).exists()
 
 
 def order_cancellation(order: Order) -> Cancellation | None:

@@ -168,7 +168,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         user = authenticated_user(request)
-        if selectors.order_get_for_user(user=user, order_id=pk) is None:
+        if not selectors.order_visible_to(user=user, order_id=pk):
             raise Http404
         body = OrderCancelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
